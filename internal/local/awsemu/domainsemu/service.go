@@ -1,0 +1,452 @@
+// Package domainsemu emulates the Amazon Route 53 Domains operations the
+// DNSSEC workflows use (the DS records of a registered domain), over the
+// AWS JSON 1.1 protocol (X-Amz-Target: Route53Domains_v20140515.<Op>), so
+// that the unchanged aws-sdk-go-v2 route53domains client can talk to it.
+//
+// Domains are registered through the Go API (RegisterDomain). DS changes
+// are asynchronous as in Route 53 Domains: AssociateDelegationSignerToDomain
+// and DisassociateDelegationSignerFromDomain return an OperationId whose
+// status goes SUBMITTED -> IN_PROGRESS -> SUCCESSFUL on the clock (or ERROR
+// or FAILED); at success the domain's DS set in the emulated TLD is replaced
+// through the Registry with the DS of every key then associated.
+//
+// Transitions are applied at every call into the Service and, when Run is
+// running, at the moment they fall due on the clock, so that the TLD
+// serves the new DS even when nobody polls the API.
+//
+// GetDomainDetail lists the associated keys with DS data only, as Route
+// 53 Domains now does for most registries (see WithFullKeyDetails).
+//
+// Route 53 Domains is served from us-east-1 only: a request signed for
+// another region is refused (see ServeHTTP).
+package domainsemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
+)
+
+const (
+	targetPrefix = "Route53Domains_v20140515."
+	jsonType     = "application/x-amz-json-1.1"
+	maxBody      = 1 << 20
+	// servedRegion is the only region Route 53 Domains has an endpoint in.
+	servedRegion = "us-east-1"
+
+	// DefaultSubmittedDelay is how long an operation stays SUBMITTED.
+	DefaultSubmittedDelay = 30 * time.Second
+	// DefaultInProgressDelay is how long it then stays IN_PROGRESS before
+	// it completes: registries take minutes to publish a DS change.
+	DefaultInProgressDelay = 5 * time.Minute
+	// DefaultMaxDSRecords bounds the DS records of one domain
+	// (DnssecLimitExceeded past it).
+	DefaultMaxDSRecords = 8
+	// DSTTL is the TTL of the DS records handed to the Registry, the one
+	// the large gTLD registries use.
+	DSTTL = 86400
+)
+
+// Registry receives the DS set of a domain when an operation succeeds; the
+// local stack wires it to the TLD servers. SetDS is called with the
+// Service's lock held and must not call back into the Service. An error
+// makes the operation end in ERROR with the error's text.
+type Registry interface {
+	SetDS(domain string, ds []*dns.DS) error
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithRegistry sets the Registry told about DS changes.
+func WithRegistry(r Registry) Option { return func(s *Service) { s.registry = r } }
+
+// WithOperationDelays sets how long an operation stays SUBMITTED and then
+// IN_PROGRESS before it completes.
+func WithOperationDelays(submitted, inProgress time.Duration) Option {
+	return func(s *Service) { s.submittedDelay, s.inProgressDelay = submitted, inProgress }
+}
+
+// WithMaxDSRecords sets the per-domain DS record limit.
+func WithMaxDSRecords(n int) Option { return func(s *Service) { s.maxDS = n } }
+
+// WithMaxPendingOperations makes the account refuse a new DS operation with
+// OperationLimitExceeded while n operations are not yet complete (0, the
+// default, means no limit).
+func WithMaxPendingOperations(n int) Option { return func(s *Service) { s.maxPending = n } }
+
+// WithFullKeyDetails makes GetDomainDetail return Flags and PublicKey in
+// DnssecKeys, as Route 53 Domains did for every registry until 2026. By
+// default the emulator answers as it does now for the Amazon Registrar and
+// Gandi (reported from May 2026, registry-dependent per AWS Support): DS
+// data only (Algorithm, DigestType, Digest, KeyTag, Id), so clients must
+// match their keys by digest.
+func WithFullKeyDetails() Option { return func(s *Service) { s.fullKeys = true } }
+
+// WithThrottle turns on a token bucket for the account: ratePerSecond
+// tokens per second of the clock, up to burst; past it requests fail with
+// ThrottlingException (HTTP 400).
+func WithThrottle(ratePerSecond float64, burst int) Option {
+	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+}
+
+// Service is the Route 53 Domains emulator. It is safe for concurrent use.
+type Service struct {
+	clk             clock.Clock
+	registry        Registry
+	submittedDelay  time.Duration
+	inProgressDelay time.Duration
+	maxDS           int
+	maxPending      int
+	fullKeys        bool
+
+	mu       sync.Mutex
+	domains  map[string]*domain
+	noDNSSEC map[string]bool // TLDs whose rules forbid DNSSEC
+	ops      []*operation    // in submission order
+	failures []outcome
+	faults   map[string][]*fault
+	bucket   *tokenBucket
+	kick     chan struct{}
+}
+
+type domain struct {
+	name        string
+	nameservers []string
+	keys        []*dsKey // associated, in association order
+	created     time.Time
+}
+
+type dsKey struct {
+	id        string
+	algorithm uint8
+	flags     uint16
+	publicKey string
+	ds        *dns.DS
+}
+
+// New returns a Route 53 Domains emulator with no domains.
+func New(clk clock.Clock, opts ...Option) *Service {
+	s := &Service{
+		clk:             clk,
+		submittedDelay:  DefaultSubmittedDelay,
+		inProgressDelay: DefaultInProgressDelay,
+		maxDS:           DefaultMaxDSRecords,
+		domains:         map[string]*domain{},
+		noDNSSEC:        map[string]bool{},
+		faults:          map[string][]*fault{},
+		kick:            make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// canonical lowercases a domain name and drops its final dot.
+func canonical(name string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+}
+
+var domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$`)
+
+func tldOf(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// RegisterDomain makes the account the registrant of name (e.g.
+// "example.test") with the given name servers. Registering again replaces
+// the name servers and keeps the DNSSEC keys.
+func (s *Service) RegisterDomain(name string, nameservers []string) error {
+	n := canonical(name)
+	if !domainPattern.MatchString(n) {
+		return fmt.Errorf("domainsemu: register %q: not a valid domain name", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := make([]string, 0, len(nameservers))
+	for _, v := range nameservers {
+		ns = append(ns, canonical(v))
+	}
+	if d := s.domains[n]; d != nil {
+		d.nameservers = ns
+		return nil
+	}
+	s.domains[n] = &domain{name: n, nameservers: ns, created: s.clk.Now()}
+	return nil
+}
+
+// SetRegistry replaces the Registry told about DS changes (nil: none),
+// for a local stack that starts its TLD servers after the emulator.
+func (s *Service) SetRegistry(r Registry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.registry = r
+}
+
+// SetTLDAllowsDNSSEC records whether the registry of tld accepts DS
+// records; when it does not, AssociateDelegationSignerToDomain fails with
+// TLDRulesViolation. Every TLD allows DNSSEC unless told otherwise.
+func (s *Service) SetTLDAllowsDNSSEC(tld string, allowed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noDNSSEC[canonical(tld)] = !allowed
+}
+
+// DS returns the DS records currently published for domain (after the
+// operations due by now), in association order.
+func (s *Service) DS(domainName string) []*dns.DS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.progressLocked(s.clk.Now())
+	d := s.domains[canonical(domainName)]
+	if d == nil {
+		return nil
+	}
+	out := make([]*dns.DS, 0, len(d.keys))
+	for _, k := range d.keys {
+		out = append(out, dns.Copy(k.ds).(*dns.DS))
+	}
+	return out
+}
+
+// outcome is an injected end for the next operation.
+type outcome struct {
+	status  string
+	message string
+}
+
+// FailNextOperations makes the next n operations submitted end with status
+// (OperationStatusError "ERROR" or OperationStatusFailed "FAILED") and
+// message, instead of succeeding; the domain's DS set is left unchanged.
+func (s *Service) FailNextOperations(status, message string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, outcome{status: status, message: message})
+	}
+}
+
+type fault struct {
+	code string
+	left int
+}
+
+// InjectError makes the next n calls of operation (e.g.
+// "GetOperationDetail") fail with the error code (e.g. "InvalidInput",
+// "OperationLimitExceeded", "ThrottlingException"). n <= 0 clears the
+// faults of operation.
+func (s *Service) InjectError(operation, code string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.faults, operation)
+		return
+	}
+	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+}
+
+// SetThrottle changes the token bucket; ratePerSecond <= 0 turns it off.
+func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ratePerSecond <= 0 {
+		s.bucket = nil
+		return
+	}
+	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+}
+
+// Run applies operation transitions when they fall due on the clock, until
+// ctx ends. It is optional: every call into the Service applies the due
+// transitions too.
+func (s *Service) Run(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		now := s.clk.Now()
+		s.progressLocked(now)
+		next, ok := s.nextDueLocked()
+		s.mu.Unlock()
+		var due <-chan time.Time
+		if ok {
+			due = s.clk.After(next.Sub(now))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.kick:
+		case <-due:
+		}
+	}
+}
+
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+type apiError struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return "domainsemu: " + e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *apiError {
+	status := http.StatusBadRequest
+	if code == "InternalFailure" || code == "ServiceUnavailable" {
+		status = http.StatusInternalServerError
+	}
+	return &apiError{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}
+
+type handler func(s *Service, body []byte) (any, *apiError)
+
+var operations = map[string]handler{
+	"GetDomainDetail":                        (*Service).getDomainDetail,
+	"AssociateDelegationSignerToDomain":      (*Service).associate,
+	"DisassociateDelegationSignerFromDomain": (*Service).disassociate,
+	"GetOperationDetail":                     (*Service).getOperationDetail,
+	"ListOperations":                         (*Service).listOperations,
+}
+
+// signedRegion extracts the region of a SigV4 Authorization header's
+// credential scope ("" when absent).
+func signedRegion(r *http.Request) string {
+	auth := r.Header.Get("Authorization")
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[2]
+}
+
+// ServeHTTP serves the Route 53 Domains JSON 1.1 protocol. A request
+// signed for a region other than us-east-1 is refused with
+// UnrecognizedClientException: AWS has no Route 53 Domains endpoint there.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, errorf("UnknownOperationException", "domainsemu: method %s not allowed, Route 53 Domains takes POST", r.Method))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	h := operations[op]
+	if !ok || h == nil {
+		writeError(w, errorf("UnknownOperationException", "domainsemu: unknown operation %q", target))
+		return
+	}
+	if region := signedRegion(r); region != "" && region != servedRegion {
+		writeError(w, errorf("UnrecognizedClientException", "domainsemu: Route 53 Domains is served from %s only, request signed for %s", servedRegion, region))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		writeError(w, errorf("InvalidInput", "domainsemu: unreadable or oversized request body"))
+		return
+	}
+	s.mu.Lock()
+	s.progressLocked(s.clk.Now())
+	var aerr *apiError
+	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+		aerr = errorf("ThrottlingException", "Rate exceeded")
+	} else {
+		aerr = s.takeFaultLocked(op)
+	}
+	s.mu.Unlock()
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	out, aerr := h(s, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	w.Header().Set("Content-Type", jsonType)
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (s *Service) takeFaultLocked(op string) *apiError {
+	q := s.faults[op]
+	if len(q) == 0 {
+		return nil
+	}
+	f := q[0]
+	if f.left--; f.left <= 0 {
+		if q = q[1:]; len(q) == 0 {
+			delete(s.faults, op)
+		} else {
+			s.faults[op] = q
+		}
+	}
+	return errorf(f.code, "domainsemu: injected fault for %s", op)
+}
+
+func decode(body []byte, v any) *apiError {
+	if strings.TrimSpace(string(body)) == "" {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf("InvalidInput", "domainsemu: malformed request body: %v", err)
+	}
+	return nil
+}
+
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+	if burst < 1 {
+		burst = 1
+	}
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

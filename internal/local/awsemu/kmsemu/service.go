@@ -1,0 +1,320 @@
+// Package kmsemu emulates the AWS KMS operations the DNSSEC workflows and
+// the local Route 53 emulator use, over the AWS JSON 1.1 protocol
+// (X-Amz-Target: TrentService.<Operation>), so that the unchanged
+// aws-sdk-go-v2 KMS client can talk to it.
+//
+// Keys live in one account and one region (123456789012, us-east-1 by
+// default); an ARN of another region or account is answered with
+// NotFoundException, as KMS answers for a key it cannot see. Key policies
+// are stored and evaluated (see Allows), key states follow KMS (Enabled,
+// Disabled, PendingDeletion) and the pending-deletion window runs on the
+// clock: a key whose DeletionDate has passed is deleted at the next call
+// that touches the service (or at Sweep).
+//
+// Every API call is made as the account's root principal
+// (arn:aws:iam::123456789012:root): a key policy that no longer allows it
+// (put with BypassPolicyLockoutSafetyCheck) makes the key unmanageable
+// with AccessDeniedException, as in KMS.
+package kmsemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
+)
+
+const (
+	// DefaultAccount is the local account ID.
+	DefaultAccount = "123456789012"
+	// DefaultRegion is the only region the emulator serves.
+	DefaultRegion = "us-east-1"
+
+	targetPrefix = "TrentService."
+	jsonType     = "application/x-amz-json-1.1"
+	// maxBody bounds a request body; KMS's largest request (PutKeyPolicy
+	// with a 32 KiB policy) is well below it.
+	maxBody = 1 << 20
+)
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithAccount sets the account ID (default DefaultAccount).
+func WithAccount(id string) Option { return func(s *Service) { s.account = id } }
+
+// WithRegion sets the served region (default DefaultRegion).
+func WithRegion(region string) Option { return func(s *Service) { s.region = region } }
+
+// WithThrottle turns on a token bucket shared by all operations of the
+// account: ratePerSecond tokens refill per second of the service's clock,
+// up to burst. Past it requests fail with ThrottlingException (HTTP 400).
+// KMS throttles per account and operation class; one bucket is enough to
+// exercise the clients' retry paths.
+func WithThrottle(ratePerSecond float64, burst int) Option {
+	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+}
+
+// Service is the KMS emulator. It is safe for concurrent use.
+type Service struct {
+	clk     clock.Clock
+	account string
+	region  string
+
+	mu      sync.Mutex
+	keys    map[string]*key   // by key ID
+	aliases map[string]*alias // by alias name ("alias/...")
+	faults  map[string][]*fault
+	bucket  *tokenBucket
+
+	subMu sync.Mutex
+	subs  []func(KeyEvent)
+}
+
+// New returns an empty KMS emulator reading time from clk.
+func New(clk clock.Clock, opts ...Option) *Service {
+	s := &Service{
+		clk:     clk,
+		account: DefaultAccount,
+		region:  DefaultRegion,
+		keys:    map[string]*key{},
+		aliases: map[string]*alias{},
+		faults:  map[string][]*fault{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Account returns the emulated account ID.
+func (s *Service) Account() string { return s.account }
+
+// Region returns the emulated region.
+func (s *Service) Region() string { return s.region }
+
+type fault struct {
+	code string
+	left int
+}
+
+// InjectError makes the next n calls of operation (e.g. "Sign") fail with
+// the error code (e.g. "KMSInternalException", "ThrottlingException",
+// "DependencyTimeoutException"), before any other processing. Faults
+// queue: a second injection for the same operation applies after the
+// first is used up. n <= 0 removes every fault queued for operation.
+func (s *Service) InjectError(operation, code string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.faults, operation)
+		return
+	}
+	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+}
+
+// SetThrottle changes the token bucket at run time; ratePerSecond <= 0
+// turns throttling off.
+func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ratePerSecond <= 0 {
+		s.bucket = nil
+		return
+	}
+	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+}
+
+// takeFault pops one injected fault for op, if any. Callers hold s.mu.
+func (s *Service) takeFault(op string) *apiError {
+	q := s.faults[op]
+	if len(q) == 0 {
+		return nil
+	}
+	f := q[0]
+	f.left--
+	if f.left <= 0 {
+		q = q[1:]
+		if len(q) == 0 {
+			delete(s.faults, op)
+		} else {
+			s.faults[op] = q
+		}
+	}
+	return &apiError{Code: f.code, Status: statusFor(f.code), Message: "kmsemu: injected fault for " + op}
+}
+
+// statusFor gives the HTTP status KMS uses for an error code.
+func statusFor(code string) int {
+	switch code {
+	case "KMSInternalException", "KeyUnavailableException", "InternalFailure":
+		return http.StatusInternalServerError
+	case "DependencyTimeoutException", "ServiceUnavailable":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// apiError is an error in the AWS JSON 1.1 shape.
+type apiError struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return "kmsemu: " + e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *apiError {
+	return &apiError{Code: code, Status: statusFor(code), Message: fmt.Sprintf(format, args...)}
+}
+
+func validationf(format string, args ...any) *apiError {
+	return errorf("ValidationException", format, args...)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", jsonType)
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// epoch renders a time as the JSON protocols' timestamp: seconds since
+// the epoch with millisecond precision.
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+type handler func(s *Service, body []byte) (any, *apiError)
+
+var operations = map[string]handler{
+	"CreateKey":           (*Service).createKey,
+	"DescribeKey":         (*Service).describeKey,
+	"GetPublicKey":        (*Service).getPublicKey,
+	"Sign":                (*Service).sign,
+	"EnableKey":           (*Service).enableKey,
+	"DisableKey":          (*Service).disableKey,
+	"ScheduleKeyDeletion": (*Service).scheduleKeyDeletion,
+	"CancelKeyDeletion":   (*Service).cancelKeyDeletion,
+	"GetKeyPolicy":        (*Service).getKeyPolicy,
+	"PutKeyPolicy":        (*Service).putKeyPolicy,
+	"CreateAlias":         (*Service).createAlias,
+	"ListAliases":         (*Service).listAliases,
+	"TagResource":         (*Service).tagResource,
+	"ListResourceTags":    (*Service).listResourceTags,
+}
+
+// ServeHTTP serves the KMS JSON 1.1 protocol. A request signed for
+// another region than the Service's is refused with
+// UnrecognizedClientException rather than answered with this region's keys.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, errorf("UnknownOperationException", "kmsemu: method %s not allowed, KMS takes POST", r.Method))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	h := operations[op]
+	if !ok || h == nil {
+		writeError(w, errorf("UnknownOperationException", "kmsemu: unknown operation %q", target))
+		return
+	}
+	if region := signedRegion(r); region != "" && region != s.region {
+		writeError(w, errorf("UnrecognizedClientException", "kmsemu: this emulator serves %s only, the request was signed for %s", s.region, region))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeError(w, validationf("kmsemu: reading request body: %v", err))
+		return
+	}
+	if len(body) > maxBody {
+		writeError(w, validationf("kmsemu: request body larger than %d bytes", maxBody))
+		return
+	}
+	if aerr := s.admit(op); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	out, aerr := h(s, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, out)
+}
+
+// signedRegion extracts the region of a SigV4 Authorization header's
+// credential scope ("" when absent).
+func signedRegion(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[2]
+}
+
+// admit applies throttling and injected faults to one request.
+func (s *Service) admit(op string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+		return errorf("ThrottlingException", "Rate exceeded")
+	}
+	return s.takeFault(op)
+}
+
+// decode unmarshals a request body; an empty body is an empty object.
+func decode(body []byte, v any) *apiError {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return validationf("kmsemu: malformed request body: %v", err)
+	}
+	return nil
+}
+
+// tokenBucket is a token bucket on a clock.
+type tokenBucket struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+	if burst < 1 {
+		burst = 1
+	}
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
