@@ -39,10 +39,22 @@ type BogusError struct {
 	Name   string // owner of the RRset that failed
 	Type   uint16 // its type
 	Reason string // the check that failed
+	// Zone is the zone whose data failed, when known; it is shown when it
+	// differs from Name ("www.example.test. A in example.test.: ...").
+	Zone string
 }
 
 func (e *BogusError) Error() string {
-	return fmt.Sprintf("%s %s: %s", e.Name, dns.TypeToString[e.Type], e.Reason)
+	return recordReason(e.Name, e.Type, e.Zone, e.Reason)
+}
+
+// recordReason formats a verdict reason that names the record, the zone (when
+// it is not the record's owner) and the check.
+func recordReason(name string, t uint16, zone, check string) string {
+	if zone != "" && !strings.EqualFold(dns.CanonicalName(zone), dns.CanonicalName(name)) {
+		return fmt.Sprintf("%s %s in %s: %s", name, typeString(t), zone, check)
+	}
+	return fmt.Sprintf("%s %s: %s", name, typeString(t), check)
 }
 
 func bogus(name string, t uint16, format string, args ...any) *BogusError {
@@ -206,7 +218,17 @@ func VerifyDNSKEYs(zone string, anchors []dns.RR, keys []*dns.DNSKEY, sigs []*dn
 			}
 		}
 		for _, k := range matched {
-			_, err := VerifyRRset(rrset, sigs, []*dns.DNSKEY{k}, zone, now)
+			var ksigs []*dns.RRSIG
+			for _, s := range sigs {
+				if s.KeyTag == k.KeyTag() && s.Algorithm == k.Algorithm {
+					ksigs = append(ksigs, s)
+				}
+			}
+			if len(ksigs) == 0 {
+				details = append(details, fmt.Sprintf("DNSKEY %d/%d signs nothing", k.KeyTag(), k.Algorithm))
+				continue
+			}
+			_, err := VerifyRRset(rrset, ksigs, []*dns.DNSKEY{k}, zone, now)
 			if err == nil {
 				return keys, nil
 			}
