@@ -37,7 +37,7 @@ func Example() {
 	z.Deny("txt.example.test.", dns.TypeTXT)
 	// A DS that matches no key.
 	h.PublishDS("sub.example.test.", &dns.DS{
-		Hdr: dns.RR_Header{Name: "sub.example.test.", Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: 300},
+		Hdr:    dns.RR_Header{Name: "sub.example.test.", Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: 300},
 		KeyTag: 1, Algorithm: dns.ECDSAP256SHA256, DigestType: dns.SHA256,
 		Digest: "0000000000000000000000000000000000000000000000000000000000000001",
 	})
