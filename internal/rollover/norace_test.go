@@ -1,0 +1,5 @@
+//go:build !race
+
+package rollover
+
+const raceEnabled = false
