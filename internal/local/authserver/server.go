@@ -32,9 +32,10 @@ type Faults struct {
 // Server is an authoritative DNS server for one or more zones, on one
 // address over both UDP and TCP.
 type Server struct {
-	mu     sync.RWMutex
-	zones  map[string]*authzone.Zone // by origin
-	faults Faults
+	mu       sync.RWMutex
+	zones    map[string]*authzone.Zone // by origin
+	answerer Answerer                  // when set, answers in place of zones
+	faults   Faults
 
 	queries atomic.Int64
 
@@ -53,6 +54,21 @@ func New(zones ...*authzone.Zone) *Server {
 		s.zones[z.Origin()] = z
 	}
 	return s
+}
+
+// Answerer computes answers at query time, for content that is not one
+// fixed authzone.Zone: online signing, or a server that applies changes
+// after a lag on a clock.
+type Answerer interface {
+	Answer(req *dns.Msg) *dns.Msg
+}
+
+// SetAnswerer makes the server answer every query through a, before faults
+// and truncation, in place of its zones; nil goes back to the zones.
+func (s *Server) SetAnswerer(a Answerer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answerer = a
 }
 
 // SetZone serves z for its origin, replacing the zone this server had for
@@ -212,13 +228,22 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // Answer returns the server's answer to req, before faults and truncation:
-// from the deepest zone it serves that holds the question name, except that
-// a DS question for the apex of a zone it serves goes to the parent zone
-// when it serves that too (RFC 4035 section 3.1.4.1). With no zone for the
-// name it answers REFUSED.
+// from its Answerer when one is set; otherwise from the deepest zone it
+// serves that holds the question name, except that a DS question for the
+// apex of a zone it serves goes to the parent zone when it serves that too
+// (RFC 4035 section 3.1.4.1). With no zone for the name it answers REFUSED.
 func (s *Server) Answer(req *dns.Msg) *dns.Msg {
 	if len(req.Question) != 1 {
 		return errorReply(req, dns.RcodeFormatError)
+	}
+	s.mu.RLock()
+	a := s.answerer
+	s.mu.RUnlock()
+	if a != nil {
+		if resp := a.Answer(req); resp != nil {
+			return resp
+		}
+		return errorReply(req, dns.RcodeServerFailure)
 	}
 	z := s.zoneFor(req.Question[0].Name, req.Question[0].Qtype)
 	if z == nil {

@@ -320,3 +320,60 @@ func TestCloseLeaksNothing(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// answerFunc adapts a function to Answerer.
+type answerFunc func(req *dns.Msg) *dns.Msg
+
+func (f answerFunc) Answer(req *dns.Msg) *dns.Msg { return f(req) }
+
+// TestSetAnswerer checks that an Answerer replaces the zones, keeps the
+// faults, and that removing it brings the zones back.
+func TestSetAnswerer(t *testing.T) {
+	s := startServer(t, signedZone(t, "example.test.", "www A 192.0.2.1\n"))
+	s.SetAnswerer(answerFunc(func(req *dns.Msg) *dns.Msg {
+		resp := new(dns.Msg).SetReply(req)
+		resp.Authoritative = true
+		resp.Answer = []dns.RR{&dns.A{
+			Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+			A:   net.IPv4(192, 0, 2, 99),
+		}}
+		return resp
+	}))
+	tests := []struct {
+		name   string
+		faults Faults
+		rcode  int
+		want   string // the A record's address, "" for none
+	}{
+		{"answerer", Faults{}, dns.RcodeSuccess, "192.0.2.99"},
+		{"answerer outside the zones", Faults{}, dns.RcodeSuccess, "192.0.2.99"},
+		{"faults still apply", Faults{ServFail: true}, dns.RcodeServerFailure, ""},
+	}
+	for i, tt := range tests {
+		s.SetFaults(tt.faults)
+		qname := "www.example.test."
+		if i == 1 {
+			qname = "www.elsewhere.test."
+		}
+		r, err := exchange(t, s, "udp", qname, dns.TypeA, 1232)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := ""
+		if len(r.Answer) > 0 {
+			got = r.Answer[0].(*dns.A).A.String()
+		}
+		if r.Rcode != tt.rcode || got != tt.want {
+			t.Errorf("%s: rcode %s, A %q; want %s, %q", tt.name, dns.RcodeToString[r.Rcode], got, dns.RcodeToString[tt.rcode], tt.want)
+		}
+	}
+	s.SetFaults(Faults{})
+	s.SetAnswerer(nil)
+	r, err := exchange(t, s, "udp", "www.example.test.", dns.TypeA, 1232)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Answer) == 0 || r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Errorf("after SetAnswerer(nil): %v, want the zone's www A 192.0.2.1", r.Answer)
+	}
+}
