@@ -34,6 +34,10 @@ type zone struct {
 	reason  string
 	chain   []Link
 	expires time.Time
+	// keysEntry is the DNSKEY RRset entry made while the cut is built; it
+	// points at this zone, so it is cached only by finish, once the zone is
+	// complete (another goroutine may read it as soon as it is cached).
+	keysEntry *entry
 }
 
 // serverFailure reports server trouble: an indeterminate verdict that is never
@@ -142,6 +146,10 @@ func (q *run) finish(z *zone, x *expiry) {
 		x.before(q.now.Add(BogusTTL))
 	}
 	z.expires = x.at
+	if e := z.keysEntry; e != nil {
+		z.keysEntry = nil
+		q.r.cache.put(z.name, dns.TypeDNSKEY, e, q.now)
+	}
 	q.r.cache.putZone(z, q.now)
 }
 
@@ -379,7 +387,7 @@ func (q *run) fetchKeys(ctx context.Context, z *zone, trusted []dns.RR, link *Li
 		e.expires = minTime(e.expires, q.now.Add(BogusTTL))
 	}
 	if len(rrset) > 0 {
-		q.r.cache.put(z.name, dns.TypeDNSKEY, e, q.now)
+		z.keysEntry = e // cached by finish, when the zone is complete
 	}
 	return nil
 }
