@@ -17,6 +17,7 @@ const (
 	ServiceDomains  = "route53domains"
 	ServiceResolver = "route53resolver"
 	ServiceSNS      = "sns"
+	ServiceSFN      = "states"
 )
 
 // Router dispatches requests to the emulator of the service they are for.

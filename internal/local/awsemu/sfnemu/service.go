@@ -1,0 +1,329 @@
+// Package sfnemu emulates the AWS Step Functions API over the AWS JSON 1.0
+// protocol (X-Amz-Target: AWSStepFunctions.<Operation>), backed by the local
+// States Language runner (internal/asl), so that the unchanged aws-sdk-go-v2
+// sfn client, the AWS CLI or `dnssecctl run` can create state machines,
+// start and follow executions and answer task tokens on the local stack.
+//
+// Served: CreateStateMachine, DescribeStateMachine, ListStateMachines,
+// StartExecution, DescribeExecution, ListExecutions, GetExecutionHistory,
+// StopExecution, SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat.
+// Only STANDARD state machines exist (the runner has Standard semantics:
+// history, exactly-once task starts); EXPRESS is refused. Anything else is
+// answered with UnknownOperationException naming the operation.
+//
+// The local stack pre-registers the project's state machines, with their
+// DefinitionSubstitutions, through RegisterStateMachine; the Lambda handlers
+// are registered on the runner by whoever builds it. Executions that the
+// runner starts by itself (states:startExecution tasks) are described and
+// listed too when OnEvent is wired into the runner's options.
+package sfnemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
+)
+
+const (
+	// DefaultAccount is the local account ID.
+	DefaultAccount = "123456789012"
+	// DefaultRegion is the only region the emulator serves.
+	DefaultRegion = "us-east-1"
+
+	targetPrefix = "AWSStepFunctions."
+	jsonType     = "application/x-amz-json-1.0"
+	// maxBody bounds a request body: a definition is at most 1 MiB
+	// (Step Functions quota) and the JSON escaping of it can double it.
+	maxBody = 3 << 20
+)
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithAccount sets the account ID (default DefaultAccount). It must be the
+// runner's asl.Options.AccountID, which makes the ARNs.
+func WithAccount(id string) Option { return func(s *Service) { s.account = id } }
+
+// WithRegion sets the served region (default DefaultRegion). It must be the
+// runner's asl.Options.Region.
+func WithRegion(region string) Option { return func(s *Service) { s.region = region } }
+
+// WithThrottle turns on a token bucket shared by all operations of the
+// account: ratePerSecond tokens refill per second of the clock, up to burst;
+// past it requests fail with ThrottlingException (HTTP 400), as Step
+// Functions answers. Off by default.
+func WithThrottle(ratePerSecond float64, burst int) Option {
+	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+}
+
+// Service is the Step Functions emulator. It is safe for concurrent use.
+type Service struct {
+	clk     clock.Clock
+	runner  *asl.Runner
+	account string
+	region  string
+
+	mu         sync.Mutex
+	machines   map[string]*machine   // by ARN
+	executions map[string]*execution // by ARN
+	seq        int64                 // start order of executions
+	faults     map[string][]*fault
+	bucket     *tokenBucket
+}
+
+// New returns a Step Functions emulator that runs executions on runner and
+// reads time (creation dates, throttling) from clk, the runner's clock.
+func New(clk clock.Clock, runner *asl.Runner, opts ...Option) *Service {
+	s := &Service{
+		clk:        clk,
+		runner:     runner,
+		account:    DefaultAccount,
+		region:     DefaultRegion,
+		machines:   map[string]*machine{},
+		executions: map[string]*execution{},
+		faults:     map[string][]*fault{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+type fault struct {
+	code string
+	left int
+}
+
+// InjectError makes the next n calls of operation (e.g. "StartExecution")
+// fail with code (e.g. "ServiceUnavailable", "ThrottlingException",
+// "ExecutionLimitExceeded"), before any other processing. Faults queue per
+// operation; n <= 0 clears the faults of operation.
+func (s *Service) InjectError(operation, code string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.faults, operation)
+		return
+	}
+	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+}
+
+// SetThrottle changes the token bucket at run time; ratePerSecond <= 0
+// turns throttling off.
+func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ratePerSecond <= 0 {
+		s.bucket = nil
+		return
+	}
+	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+}
+
+// admit applies throttling and injected faults to one request.
+func (s *Service) admit(op string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+		return errorf("ThrottlingException", "Rate exceeded")
+	}
+	q := s.faults[op]
+	if len(q) == 0 {
+		return nil
+	}
+	f := q[0]
+	if f.left--; f.left <= 0 {
+		if q = q[1:]; len(q) == 0 {
+			delete(s.faults, op)
+		} else {
+			s.faults[op] = q
+		}
+	}
+	return errorf(f.code, "sfnemu: injected fault for %s", op)
+}
+
+// apiError is an error in the AWS JSON 1.0 shape.
+type apiError struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return "sfnemu: " + e.Code + ": " + e.Message }
+
+// statusFor gives the HTTP status Step Functions uses for an error code:
+// every modelled error is a 400 client error; only service faults are 5xx.
+func statusFor(code string) int {
+	switch code {
+	case "InternalFailure", "InternalServerError", "ServiceException":
+		return http.StatusInternalServerError
+	case "ServiceUnavailable":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+func errorf(code, format string, args ...any) *apiError {
+	return &apiError{Code: code, Status: statusFor(code), Message: fmt.Sprintf(format, args...)}
+}
+
+// validationf is the ValidationException of a request that breaks a
+// constraint of the API model, worded as AWS words it.
+func validationf(format string, args ...any) *apiError {
+	return errorf("ValidationException", "1 validation error detected: "+format, args...)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", jsonType)
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// epoch renders a time as the JSON protocols' timestamp: seconds since the
+// epoch with millisecond precision.
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+type handler func(s *Service, body []byte) (any, *apiError)
+
+var operations = map[string]handler{
+	"CreateStateMachine":   (*Service).createStateMachine,
+	"DescribeStateMachine": (*Service).describeStateMachine,
+	"ListStateMachines":    (*Service).listStateMachines,
+	"StartExecution":       (*Service).startExecution,
+	"DescribeExecution":    (*Service).describeExecution,
+	"ListExecutions":       (*Service).listExecutions,
+	"GetExecutionHistory":  (*Service).getExecutionHistory,
+	"StopExecution":        (*Service).stopExecution,
+	"SendTaskSuccess":      (*Service).sendTaskSuccess,
+	"SendTaskFailure":      (*Service).sendTaskFailure,
+	"SendTaskHeartbeat":    (*Service).sendTaskHeartbeat,
+}
+
+// ServeHTTP serves the Step Functions JSON 1.0 protocol. A request signed
+// for another region is refused with UnrecognizedClientException rather
+// than answered with this region's state machines.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, errorf("UnknownOperationException", "sfnemu: method %s not allowed, Step Functions takes POST", r.Method))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	h := operations[op]
+	if !ok || h == nil {
+		writeError(w, errorf("UnknownOperationException", "sfnemu: the local stack does not emulate operation %q", target))
+		return
+	}
+	if region := signedRegion(r); region != "" && region != s.region {
+		writeError(w, errorf("UnrecognizedClientException", "sfnemu: this emulator serves %s only, the request was signed for %s", s.region, region))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeError(w, errorf("SerializationException", "sfnemu: reading request body: %v", err))
+		return
+	}
+	if len(body) > maxBody {
+		writeError(w, errorf("SerializationException", "sfnemu: request body larger than %d bytes", maxBody))
+		return
+	}
+	if aerr := s.admit(op); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	out, aerr := h(s, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, out)
+}
+
+// signedRegion extracts the region of a SigV4 Authorization header's
+// credential scope ("" when absent).
+func signedRegion(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[2]
+}
+
+// decode unmarshals a request body; an empty body is an empty object. A
+// body that is not the operation's JSON is a SerializationException, as the
+// AWS JSON protocols answer.
+func decode(body []byte, v any) *apiError {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf("SerializationException", "sfnemu: malformed request body: %v", err)
+	}
+	return nil
+}
+
+// required is the error of a missing required member.
+func required(member string) *apiError {
+	return validationf("Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+}
+
+// checkLength enforces a member's length constraint of the API model.
+func checkLength(member, v string, lo, hi int) *apiError {
+	n := len([]rune(v))
+	if n < lo {
+		return validationf("Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %d", v, member, lo)
+	}
+	if n > hi {
+		return validationf("Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, hi)
+	}
+	return nil
+}
+
+// tokenBucket is a token bucket on a clock.
+type tokenBucket struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+	if burst < 1 {
+		burst = 1
+	}
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
