@@ -26,6 +26,9 @@ Usage:
   dnssecctl validate [flags] NAME [TYPE]   validate NAME/TYPE from the trust anchor down (like delv)
   dnssecctl check [flags] ZONE             query every parent and zone server: DS, DNSKEY, SOA, TTLs, chain
   dnssecctl demo [flags]                   start a local signed hierarchy and run check and validate on it
+  dnssecctl run [flags] WORKFLOW --input FILE|-   start a workflow execution (AWS, or --endpoint) and follow it
+  dnssecctl task success|failure|heartbeat --token T   answer a task-token callback (e.g. the manual DS publisher)
+  dnssecctl local up [flags]               run the local stack (AWS API emulators, DNS tree, VPC resolver) until interrupted
 
 Common flags (see 'dnssecctl COMMAND -h'):
   --root ADDR:PORT   root server address, repeatable (default: the IANA root servers)
@@ -67,6 +70,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCheck(ctx, args[1:], stdout)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout)
+	case "run":
+		err = runRun(ctx, args[1:], stdout, stderr)
+	case "task":
+		err = runTask(ctx, args[1:], stdout)
+	case "local":
+		err = runLocal(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -30,9 +30,27 @@ func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
 // wait for moves the clock to its own deadline at once. The zero value is
 // not usable; use NewVirtual.
 type Virtual struct {
+	move sync.Mutex // serialises Advance and Set with their hooks
+
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
+	hooks   map[*Hooks]struct{}
+}
+
+// Hooks run around every move of a Virtual clock, on the goroutine that
+// moves it (Advance or Set), without the clock's lock held: they may call
+// Now and After, but not Advance or Set.
+type Hooks struct {
+	// Before runs while Now still reads from, before the clock moves to
+	// to: the local stack's resolver population makes the queries due in
+	// between against the zones as they were, before anything changes at
+	// the new time.
+	Before func(from, to time.Time)
+	// After runs once Now reads now and the sleepers due have been woken,
+	// before Advance or Set returns: the local stack applies the changes
+	// due by now, so that whoever moved the clock sees them done.
+	After func(now time.Time)
 }
 
 type waiter struct {
@@ -64,22 +82,65 @@ func (v *Virtual) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
-// Advance moves the clock forward by d and wakes every sleeper whose time came.
+// Advance moves the clock forward by d and wakes every sleeper whose time
+// came, running the hooks around the move.
 func (v *Virtual) Advance(d time.Duration) time.Time {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.now = v.now.Add(d)
-	v.fire()
-	return v.now
+	v.move.Lock()
+	defer v.move.Unlock()
+	to := v.Now().Add(d)
+	v.moveTo(to)
+	return v.Now()
 }
 
-// Set moves the clock to t if t is later than now (a clock never runs back).
+// Set moves the clock to t if t is later than now (a clock never runs
+// back), running the hooks around the move.
 func (v *Virtual) Set(t time.Time) {
+	v.move.Lock()
+	defer v.move.Unlock()
+	if t.After(v.Now()) {
+		v.moveTo(t)
+	}
+}
+
+// Hook registers h to run around every later move of the clock; remove
+// unregisters it.
+func (v *Virtual) Hook(h Hooks) (remove func()) {
+	p := &h
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if t.After(v.now) {
-		v.now = t
-		v.fire()
+	if v.hooks == nil {
+		v.hooks = map[*Hooks]struct{}{}
+	}
+	v.hooks[p] = struct{}{}
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		delete(v.hooks, p)
+	}
+}
+
+// moveTo moves the clock to to with the hooks; the caller holds v.move.
+func (v *Virtual) moveTo(to time.Time) {
+	v.mu.Lock()
+	from := v.now
+	hooks := make([]*Hooks, 0, len(v.hooks))
+	for h := range v.hooks {
+		hooks = append(hooks, h)
+	}
+	v.mu.Unlock()
+	for _, h := range hooks {
+		if h.Before != nil {
+			h.Before(from, to)
+		}
+	}
+	v.mu.Lock()
+	v.now = to
+	v.fire()
+	v.mu.Unlock()
+	for _, h := range hooks {
+		if h.After != nil {
+			h.After(to)
+		}
 	}
 }
 

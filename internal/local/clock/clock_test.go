@@ -37,3 +37,45 @@ func TestVirtualNeverRunsBack(t *testing.T) {
 		t.Errorf("Now() after Set(earlier) = %v, want %v", got, start)
 	}
 }
+
+// TestVirtualHooks checks that hooks run around every move, Before while
+// the clock still reads the old time and After once sleepers are woken.
+func TestVirtualHooks(t *testing.T) {
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	v := NewVirtual(start)
+	sleeper := v.After(time.Hour)
+	var log []string
+	remove := v.Hook(Hooks{
+		Before: func(from, to time.Time) {
+			log = append(log, "before "+from.Format("15:04")+"->"+to.Format("15:04")+" now "+v.Now().Format("15:04"))
+		},
+		After: func(now time.Time) {
+			woken := "sleeping"
+			select {
+			case <-sleeper:
+				woken = "woken"
+			default:
+			}
+			log = append(log, "after "+now.Format("15:04")+" now "+v.Now().Format("15:04")+" "+woken)
+		},
+	})
+	v.Advance(30 * time.Minute)
+	v.Set(start.Add(time.Hour))
+	v.Set(start) // no move: no hooks
+	remove()
+	v.Advance(time.Hour)
+	want := []string{
+		"before 08:00->08:30 now 08:00",
+		"after 08:30 now 08:30 sleeping",
+		"before 08:30->09:00 now 08:30",
+		"after 09:00 now 09:00 woken",
+	}
+	if len(log) != len(want) {
+		t.Fatalf("hook calls = %q, want %q", log, want)
+	}
+	for i := range want {
+		if log[i] != want[i] {
+			t.Errorf("hook call %d = %q, want %q", i, log[i], want[i])
+		}
+	}
+}

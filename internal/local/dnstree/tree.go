@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -55,6 +56,12 @@ type Config struct {
 	// Base and Port optionally fix the addresses (see hierarchy.Spec).
 	Base netip.Addr
 	Port uint16
+	// Validity, Refresh and MaxTTL, when not 0, replace the signature
+	// validity, the refresh interval and cap the TTLs of every zone of the
+	// tree (see registry.Config and r53dns.Config): a tree on the real
+	// clock uses minutes, so that outside tools can watch changes.
+	Validity, Refresh time.Duration
+	MaxTTL            uint32
 }
 
 // Registrar is what the tree needs of the Route 53 Domains emulator;
@@ -67,6 +74,7 @@ type Registrar interface {
 
 // Tree is a running DNS tree.
 type Tree struct {
+	cfg       Config
 	clk       clock.Clock
 	h         *hierarchy.Hierarchy
 	root      *registry.Registry
@@ -95,7 +103,7 @@ func Start(cfg Config) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dnstree: %w", err)
 	}
-	t := &Tree{clk: cfg.Clock, h: h, registrar: cfg.Registrar}
+	t := &Tree{clk: cfg.Clock, h: h, registrar: cfg.Registrar, cfg: cfg}
 	var r53 atomic.Pointer[r53dns.Service]
 	t.root, err = t.registryFor(h.Zone("."), nil)
 	if err == nil {
@@ -115,6 +123,9 @@ func Start(cfg Config) (*Tree, error) {
 			OnServer: func(name string, addr netip.Addr) error {
 				return t.tld.SetHost(name, addr)
 			},
+			Validity: cfg.Validity,
+			Refresh:  cfg.Refresh,
+			MaxTTL:   cfg.MaxTTL,
 		})
 	}
 	if err != nil {
@@ -143,6 +154,9 @@ func (t *Tree) registryFor(z *hierarchy.Zone, before func()) (*registry.Registry
 		Keys:         z.Spec.Keys,
 		Servers:      servers,
 		BeforeAnswer: before,
+		Validity:     t.cfg.Validity,
+		Refresh:      t.cfg.Refresh,
+		MaxTTL:       t.cfg.MaxTTL,
 	})
 }
 

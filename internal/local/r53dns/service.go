@@ -46,12 +46,21 @@ type Config struct {
 	// OnServer is called, without locks held, after the server for a name
 	// server host starts: the local stack publishes its address in the TLD.
 	OnServer func(name string, addr netip.Addr) error
+	// Validity and Refresh, when not 0, replace Validity and
+	// RefreshInterval (a quarter of Validity, at most, when only Validity
+	// is set): a stack on the real clock signs for minutes so that
+	// outside validators see a lost key break the zone while they watch.
+	Validity, Refresh time.Duration
+	// MaxTTL, when not 0, caps every TTL served (DNSKEY and denial
+	// records included), for the same reason.
+	MaxTTL uint32
 }
 
 // Service runs the name servers of every hosted zone of its Source.
 type Service struct {
 	cfg    Config
 	clk    clock.Clock
+	policy policy
 	cancel func()
 
 	syncMu sync.Mutex // serialises Sync
@@ -105,9 +114,22 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	p := defaultPolicy
+	if cfg.Validity > 0 {
+		p.validity = cfg.Validity
+		p.refresh = min(p.refresh, cfg.Validity/4)
+	}
+	if cfg.Refresh > 0 {
+		p.refresh = cfg.Refresh
+	}
+	p.maxTTL = cfg.MaxTTL
+	if p.refresh >= p.validity {
+		return nil, fmt.Errorf("r53dns: refresh %v must be shorter than validity %v", p.refresh, p.validity)
+	}
 	s := &Service{
 		cfg:     cfg,
 		clk:     cfg.Clock,
+		policy:  p,
 		zones:   map[string]*hostedZone{},
 		servers: map[string]*Server{},
 	}
@@ -172,7 +194,7 @@ func (s *Service) zone(ref route53emu.ZoneRef) (*hostedZone, error) {
 			names = ns.NameServers(ref.ID)
 		}
 	}
-	sg, err := newSigner(dns.CanonicalName(ref.Name))
+	sg, err := newSignerPolicy(dns.CanonicalName(ref.Name), s.policy)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +279,7 @@ func (hz *hostedZone) observe(src Source, now time.Time) {
 		fp = "deleted"
 	default:
 		fp = fingerprint(snap)
-		v = newView(snap)
+		v = newViewPolicy(snap, hz.signer.policy)
 	}
 	hz.mu.Lock()
 	defer hz.mu.Unlock()

@@ -33,11 +33,31 @@ const (
 	maxCachedSignatures = 10000
 )
 
+// policy is how a Service signs and which TTLs it serves.
+type policy struct {
+	validity, refresh time.Duration
+	// maxTTL caps every TTL served (0: only Route 53's one-week cap of
+	// signed zones).
+	maxTTL uint32
+}
+
+// defaultPolicy is Route 53's.
+var defaultPolicy = policy{validity: Validity, refresh: RefreshInterval}
+
+// ttl caps a TTL by the policy.
+func (p policy) ttl(ttl uint32) uint32 {
+	if p.maxTTL > 0 && ttl > p.maxTTL {
+		return p.maxTTL
+	}
+	return ttl
+}
+
 // signer holds a hosted zone's managed ZSK and its signature caches.
 type signer struct {
 	origin string
 	zsk    *dns.DNSKEY
 	priv   crypto.Signer
+	policy policy
 
 	mu   sync.Mutex
 	sigs map[string]cachedSig // ZSK signatures, by RRset
@@ -52,24 +72,28 @@ type cachedSig struct {
 	signedAt time.Time
 }
 
-func newSigner(origin string) (*signer, error) {
+func newSigner(origin string) (*signer, error) { return newSignerPolicy(origin, defaultPolicy) }
+
+func newSignerPolicy(origin string, p policy) (*signer, error) {
 	k, err := authzone.GenerateKey(origin, dns.ECDSAP256SHA256, authzone.ZSK)
 	if err != nil {
 		return nil, fmt.Errorf("r53dns: ZSK for %s: %w", origin, err)
 	}
-	k.DNSKEY.Hdr.Ttl = route53emu.DNSKEYTTL
+	k.DNSKEY.Hdr.Ttl = p.ttl(route53emu.DNSKEYTTL)
 	return &signer{
 		origin: origin,
 		zsk:    k.DNSKEY,
 		priv:   k.Signer,
+		policy: p,
 		sigs:   map[string]cachedSig{},
 		dnskey: map[string]cachedSig{},
 	}, nil
 }
 
-// fresh reports whether c can be served at now without being made again.
-func (c cachedSig) fresh(set string, now time.Time) bool {
-	return c.sig != nil && c.set == set && !now.Before(c.signedAt) && now.Sub(c.signedAt) < RefreshInterval && c.sig.ValidityPeriod(now)
+// fresh reports whether c can be served at now without being made again,
+// refresh after it was made.
+func (c cachedSig) fresh(set string, now time.Time, refresh time.Duration) bool {
+	return c.sig != nil && c.set == set && !now.Before(c.signedAt) && now.Sub(c.signedAt) < refresh && c.sig.ValidityPeriod(now)
 }
 
 // sign returns the ZSK's signature over rrset at now, from the cache when
@@ -79,10 +103,10 @@ func (s *signer) sign(rrset []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	s.mu.Lock()
 	c := s.sigs[set]
 	s.mu.Unlock()
-	if c.fresh(set, now) {
+	if c.fresh(set, now, s.policy.refresh) {
 		return c.sig, nil
 	}
-	sig, err := makeSig(rrset, s.zsk, s.priv, s.origin, now)
+	sig, err := makeSig(rrset, s.zsk, s.priv, s.origin, now, s.policy.validity)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +127,7 @@ func (s *signer) dnskeyRRset(v *view, now time.Time) ([]dns.RR, []dns.RR) {
 	var rrset []dns.RR
 	for _, k := range v.ksks {
 		key := dns.Copy(k.DNSKEY).(*dns.DNSKEY)
-		key.Hdr.Name, key.Hdr.Ttl = s.origin, route53emu.DNSKEYTTL
+		key.Hdr.Name, key.Hdr.Ttl = s.origin, s.policy.ttl(route53emu.DNSKEYTTL)
 		rrset = append(rrset, key)
 	}
 	rrset = append(rrset, dns.Copy(s.zsk))
@@ -113,12 +137,12 @@ func (s *signer) dnskeyRRset(v *view, now time.Time) ([]dns.RR, []dns.RR) {
 		s.mu.Lock()
 		last := s.dnskey[k.Name]
 		s.mu.Unlock()
-		if last.fresh(set, now) {
+		if last.fresh(set, now, s.policy.refresh) {
 			sigs = append(sigs, last.sig)
 			continue
 		}
 		if k.Status == route53emu.KSKActive && k.Signer != nil {
-			sig, err := makeSig(rrset, k.DNSKEY, k.Signer, s.origin, now)
+			sig, err := makeSig(rrset, k.DNSKEY, k.Signer, s.origin, now, s.policy.validity)
 			if err == nil {
 				s.mu.Lock()
 				s.dnskey[k.Name] = cachedSig{set: set, sig: sig, signedAt: now}
@@ -134,15 +158,16 @@ func (s *signer) dnskeyRRset(v *view, now time.Time) ([]dns.RR, []dns.RR) {
 	return rrset, sigs
 }
 
-// makeSig signs rrset with key at now (RFC 4034 section 3, RFC 6605).
-func makeSig(rrset []dns.RR, key *dns.DNSKEY, priv crypto.Signer, zone string, now time.Time) (*dns.RRSIG, error) {
+// makeSig signs rrset with key at now for validity (RFC 4034 section 3,
+// RFC 6605).
+func makeSig(rrset []dns.RR, key *dns.DNSKEY, priv crypto.Signer, zone string, now time.Time, validity time.Duration) (*dns.RRSIG, error) {
 	h := rrset[0].Header()
 	sig := &dns.RRSIG{
 		Hdr:        dns.RR_Header{Name: h.Name, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: h.Ttl},
 		Algorithm:  key.Algorithm,
 		OrigTtl:    h.Ttl,
 		Inception:  uint32(now.Add(-InceptionSkew).Unix()),
-		Expiration: uint32(now.Add(Validity).Unix()),
+		Expiration: uint32(now.Add(validity).Unix()),
 		KeyTag:     key.KeyTag(),
 		SignerName: zone,
 	}

@@ -29,7 +29,10 @@ type view struct {
 	soa  *dns.SOA
 }
 
-func newView(snap route53emu.Snapshot) *view {
+func newView(snap route53emu.Snapshot) *view { return newViewPolicy(snap, defaultPolicy) }
+
+// newViewPolicy is newView with the TTLs capped by p.
+func newViewPolicy(snap route53emu.Snapshot, p policy) *view {
 	v := &view{
 		origin:  dns.CanonicalName(snap.Name),
 		signing: snap.Signing,
@@ -44,6 +47,7 @@ func newView(snap route53emu.Snapshot) *view {
 		if v.signing && h.Ttl > maxSignedTTL {
 			h.Ttl = maxSignedTTL
 		}
+		h.Ttl = p.ttl(h.Ttl)
 		n := v.nodes[h.Name]
 		if n == nil {
 			n = map[uint16][]dns.RR{}

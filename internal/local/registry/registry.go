@@ -64,6 +64,13 @@ type Config struct {
 	// (the local stack uses it to start the name servers of new hosted
 	// zones before anyone asks the TLD for their addresses).
 	BeforeAnswer func()
+	// Validity and Refresh, when not 0, replace Validity and
+	// RefreshInterval (a quarter of Validity, at most, when only Validity
+	// is set): a stack on the real clock signs for minutes.
+	Validity, Refresh time.Duration
+	// MaxTTL, when not 0, caps every TTL of the zone (delegations, DS and
+	// the base records), so that outside tools see changes within minutes.
+	MaxTTL uint32
 }
 
 // Registry is a running registry zone. It is safe for concurrent use.
@@ -74,6 +81,9 @@ type Registry struct {
 	baseSerial   uint32
 	keys         []*authzone.Key
 	beforeAnswer func()
+	validity     time.Duration
+	refresh      time.Duration
+	maxTTL       uint32
 
 	mu       sync.Mutex
 	versions []version // ascending in time; versions[0] is the initial state
@@ -121,8 +131,21 @@ func New(cfg Config) (*Registry, error) {
 		origin:       dns.CanonicalName(cfg.Origin),
 		keys:         cfg.Keys,
 		beforeAnswer: cfg.BeforeAnswer,
+		validity:     Validity,
+		refresh:      RefreshInterval,
+		maxTTL:       cfg.MaxTTL,
 		hosts:        map[string][]netip.Addr{},
 		built:        map[buildKey]*builtZone{},
+	}
+	if cfg.Validity > 0 {
+		r.validity = cfg.Validity
+		r.refresh = min(r.refresh, cfg.Validity/4)
+	}
+	if cfg.Refresh > 0 {
+		r.refresh = cfg.Refresh
+	}
+	if r.refresh >= r.validity {
+		return nil, fmt.Errorf("registry: refresh %v must be shorter than validity %v", r.refresh, r.validity)
 	}
 	for _, rr := range cfg.Records {
 		switch rr.Header().Rrtype {
@@ -317,7 +340,7 @@ func (r *Registry) zoneFor(sv *server, now time.Time) (*authzone.Zone, error) {
 	key := buildKey{version: r.versionAt(now, sv.lag), hostsGen: r.hostsGen}
 	b := r.built[key]
 	r.mu.Unlock()
-	if b != nil && !now.Before(b.signedAt) && now.Sub(b.signedAt) < RefreshInterval {
+	if b != nil && !now.Before(b.signedAt) && now.Sub(b.signedAt) < r.refresh {
 		return b.zone, nil
 	}
 	return r.build(key, now)
@@ -336,7 +359,7 @@ func (r *Registry) build(key buildKey, now time.Time) (*authzone.Zone, error) {
 		err := z.Sign(authzone.SignOptions{
 			Keys:       r.keys,
 			Inception:  now.Add(-InceptionSkew),
-			Expiration: now.Add(Validity),
+			Expiration: now.Add(r.validity),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("registry: sign %s: %w", r.origin, err)
@@ -373,6 +396,13 @@ func (r *Registry) records(key buildKey) []dns.RR {
 		}
 		for _, ds := range d.ds {
 			out = append(out, dns.Copy(ds))
+		}
+	}
+	if r.maxTTL > 0 {
+		for _, rr := range out {
+			if h := rr.Header(); h.Ttl > r.maxTTL {
+				h.Ttl = r.maxTTL
+			}
 		}
 	}
 	return out
