@@ -1,0 +1,107 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/route53domains"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
+)
+
+// Environment variables of the step functions (set by the CDK stack; the
+// local stack sets AWS_ENDPOINT_URL and the DNS ones).
+const (
+	EnvAccountID          = "ACCOUNT_ID"               // required: the account's ID
+	EnvNotifyTopicARN     = "NOTIFY_TOPIC_ARN"         // the deployment's topic
+	EnvKMSDeletionWindow  = "KMS_DELETION_WINDOW_DAYS" // default pending-deletion window (7-30)
+	EnvDNSRoots           = "DNS_ROOTS"                // comma-separated addr:port; the IANA root hints when empty
+	EnvDNSPort            = "DNS_PORT"                 // port of glue addresses; 53 when empty
+	EnvTrustAnchorFile    = "DNS_TRUST_ANCHOR_FILE"    // DS/DNSKEY file; the IANA anchors when empty
+	EnvDNSIPv6            = "DNS_IPV6"                 // "true" to query IPv6 server addresses too
+	EnvMaxAttempts        = "AWS_SDK_MAX_ATTEMPTS"     // SDK attempts per call; DefaultSDKMaxAttempts when empty
+	DefaultSDKMaxAttempts = 6
+)
+
+// ConfigFromEnv reads a Config from the environment.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{
+		AccountID:       os.Getenv(EnvAccountID),
+		Region:          DNSSECRegion,
+		DefaultTopicARN: os.Getenv(EnvNotifyTopicARN),
+		IPv4Only:        os.Getenv(EnvDNSIPv6) != "true",
+	}
+	if cfg.AccountID == "" {
+		return cfg, fmt.Errorf("steps: %s is not set", EnvAccountID)
+	}
+	if v := os.Getenv(EnvKMSDeletionWindow); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 7 || n > 30 {
+			return cfg, fmt.Errorf("steps: %s=%q: want 7 to 30", EnvKMSDeletionWindow, v)
+		}
+		cfg.KMSDeletionWindowDays = int32(n)
+	}
+	if v := os.Getenv(EnvDNSRoots); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			ap, err := netip.ParseAddrPort(strings.TrimSpace(s))
+			if err != nil {
+				return cfg, fmt.Errorf("steps: %s: %w", EnvDNSRoots, err)
+			}
+			cfg.Roots = append(cfg.Roots, ap)
+		}
+	}
+	if v := os.Getenv(EnvDNSPort); v != "" {
+		p, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return cfg, fmt.Errorf("steps: %s=%q: %w", EnvDNSPort, v, err)
+		}
+		cfg.Port = uint16(p)
+	}
+	if v := os.Getenv(EnvTrustAnchorFile); v != "" {
+		a, err := dnssec.LoadAnchorFile(v)
+		if err != nil {
+			return cfg, fmt.Errorf("steps: %s: %w", EnvTrustAnchorFile, err)
+		}
+		cfg.Anchors = a
+	}
+	return cfg, nil
+}
+
+// NewFromEnv builds a Handler for a Lambda function: the configuration from
+// the environment and the real SDK clients (AWS_ENDPOINT_URL points them at
+// the local stack). The SDK retryer also retries Route 53's
+// ConcurrentModification; what it gives up on becomes ServiceBusyError.
+func NewFromEnv(ctx context.Context) (*Handler, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	attempts := DefaultSDKMaxAttempts
+	if v := os.Getenv(EnvMaxAttempts); v != "" {
+		if attempts, err = strconv.Atoi(v); err != nil {
+			return nil, fmt.Errorf("steps: %s=%q: %w", EnvMaxAttempts, v, err)
+		}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(DNSSECRegion), config.WithRetryer(func() aws.Retryer {
+		return retry.AddWithErrorCodes(retry.AddWithMaxAttempts(retry.NewStandard(), attempts), "ConcurrentModification")
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("steps: AWS config: %w", err)
+	}
+	return New(cfg, Deps{Clients: Clients{
+		Route53: route53.NewFromConfig(awsCfg),
+		KMS:     kms.NewFromConfig(awsCfg),
+		Domains: route53domains.NewFromConfig(awsCfg),
+		SNS:     sns.NewFromConfig(awsCfg),
+	}})
+}
