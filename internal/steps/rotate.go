@@ -25,7 +25,25 @@ import (
 // this file are preflight-rotate and prove-new-key, and the observe-zone
 // targets of the rotation; rotate_ksk.go holds the KSK and KMS key
 // retirement steps and the rollback gate. statemachines/rotate-ksk.asl.json
-// chains them with the generic steps.
+// chains them with the generic steps:
+//
+//	preflight-rotate (dryRun: the plan, Succeed) -> prepare-kms-key -> create-ksk
+//	-> check-change -> observe both-ksks / publish-new-ds gate -> publish-ds add new
+//	-> verify-ds new served -> observe both-ds / remove-old-ds gate -> prove-new-key
+//	== point of no return ==
+//	-> publish-ds remove old -> verify-ds old withdrawn -> observe / deactivate-old-ksk gate
+//	-> deactivate-ksk old -> check-change -> observe old-ksk-gone / delete-old-ksk gate
+//	-> delete-ksk old -> check-change -> schedule-key-deletion old -> validate-chain
+//	-> notify -> release-lock
+//
+// Every gate is observe -> Wait TimestampPath (entered even when the gate has
+// passed, so that the number of transitions never depends on the TTLs) ->
+// observe again (TTLs re-read). A failure before the point of no return rolls
+// back: publish-ds remove new -> verify-ds new withdrawn -> rollback-gate ->
+// deactivate-ksk new -> delete-ksk new -> schedule-key-deletion new ->
+// release-lock -> Fail with the original error. After it, a failure releases
+// the lock and fails with the original error and a cause saying the run is
+// forward-only (the zone stays secure: both KSKs are still ACTIVE).
 
 // observe-zone targets of rotate-ksk.
 const (

@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -193,6 +194,17 @@ func hasKey(set rollover.DNSKEYSet, k rollover.Key, signing bool) bool {
 	return false
 }
 
+// signsFor reports whether a key of zone's DNSKEY set whose DS is d signs
+// the set.
+func signsFor(zone string, set rollover.DNSKEYSet, d rollover.DS) bool {
+	for _, k := range set.Keys {
+		if kd, err := k.Key.DS(zone, d.DigestType); err == nil && kd == d && k.Signs {
+			return true
+		}
+	}
+	return false
+}
+
 func kskKey(t *testing.T, zone string, k r53types.KeySigningKey) (rollover.Key, rollover.DS) {
 	t.Helper()
 	rr, err := dns.NewRR(zone + " IN DNSKEY " + aws.ToString(k.DNSKEYRecord))
@@ -281,13 +293,13 @@ func TestRotateKSKEndToEnd(t *testing.T) {
 			fail("entering %s: %v", state, err)
 			return
 		}
-		// Whenever a parent server serves the old DS, every zone server
-		// serves the old KSK, signing.
+		// Every DS any parent server serves (the old, the new) points at a
+		// key that every zone server serves, signing.
 		for _, set := range ds {
-			if slices.Contains(set, oldDS) {
+			for _, d := range set {
 				for _, k := range keys {
-					if !hasKey(k, oldKey, true) {
-						fail("entering %s: a parent server serves the old DS but a zone server serves %s", state, k)
+					if !signsFor(zone, k, d) {
+						fail("entering %s: a parent server serves DS %s but a zone server serves %s", state, d, k)
 					}
 				}
 			}
@@ -842,5 +854,120 @@ func TestRotateKSKDSTTLGrows(t *testing.T) {
 	}
 	if got := rw.status(t, "www.app.example.test.", dns.TypeA); got.Status != dnssec.Secure {
 		t.Errorf("www.app.example.test. is %v (%s)", got.Status, got.Reason)
+	}
+}
+
+// TestRotateKSKManualPublisher: the DS changes go through a person at
+// another registrar. The run sends each change over SNS (add the new DS,
+// later remove the old one) and waits, observing the parent, until the
+// person has made it at the registry; the rotation then completes.
+func TestRotateKSKManualPublisher(t *testing.T) {
+	rw := newRotateWorld(t)
+	rw.enable(t, "enable-example", rw.sc.ZoneID, rotateExamplePublisher)
+	old := rw.onlyKSK(t, rw.sc.ZoneID)
+	_, oldDS := kskKey(t, "example.test.", old)
+	var (
+		newDS       *dns.DS
+		polls       = map[string]int{}
+		addPolls    int // verify-ds polls before the person adds the new DS
+		removePolls int
+	)
+	rw.setOnEvent(func(e *asl.Execution, ev asl.Event) {
+		if e.Name != "rotate" || ev.Type != "TaskStateExited" {
+			return
+		}
+		name, _ := ev.Details["name"].(string)
+		switch name {
+		case "PublishNewDS":
+			var out struct {
+				State steps.State `json:"state"`
+			}
+			if o, _ := ev.Details["output"].(string); json.Unmarshal([]byte(o), &out) == nil && out.State.KSK != nil {
+				newDS = out.State.KSK.DSRR(out.State.Zone)
+			}
+		case "VerifyNewDS", "VerifyOldDSGone":
+			polls[name]++
+			var set []*dns.DS
+			switch {
+			case name == "VerifyNewDS" && polls[name] == 3 && newDS != nil:
+				addPolls = polls[name]
+				set = []*dns.DS{oldDS.RR("example.test."), newDS}
+			case name == "VerifyOldDSGone" && polls[name] == 2 && newDS != nil:
+				removePolls = polls[name]
+				set = []*dns.DS{newDS}
+			default:
+				return
+			}
+			if err := rw.st.Tree().Registry().SetDS("example.test.", set); err != nil {
+				t.Errorf("SetDS: %v", err)
+			}
+		}
+	})
+	manual := map[string]any{"kind": "manual", "topicArn": rw.sc.TopicARN}
+	res, ex := rw.run(t, rw.load(t, "rotate-ksk.asl.json"), "rotate", map[string]any{"hostedZoneId": rw.sc.ZoneID, "dsPublisher": manual})
+	rw.setOnEvent(nil)
+	if res.Status != asl.StatusSucceeded {
+		t.Fatalf("rotate-ksk (manual): %s %s: %s\nstates: %v", res.Status, res.Error, res.Cause, enteredStates(ex))
+	}
+	if addPolls != 3 || removePolls != 2 || polls["VerifyNewDS"] != 4 || polls["VerifyOldDSGone"] != 3 {
+		t.Errorf("verify-ds polls: %v (the person acted at %d and %d); want 4 and 3", polls, addPolls, removePolls)
+	}
+	// One message per DS change, naming it: add the new DS, remove the old.
+	var asked []string
+	for _, m := range rw.st.SNS().Messages(rw.sc.TopicARN) {
+		if a := m.Attributes["action"]; a != "" {
+			asked = append(asked, a+" "+strings.ToUpper(m.Attributes["ds"][strings.LastIndex(m.Attributes["ds"], " ")+1:]))
+		}
+	}
+	want := []string{"ADD_DS " + strings.ToUpper(newDS.Digest), "REMOVE_DS " + strings.ToUpper(oldDS.Digest)}
+	if !slices.Equal(asked, want) {
+		t.Errorf("SNS requests to the person: %v, want %v", asked, want)
+	}
+	cur := rw.onlyKSK(t, rw.sc.ZoneID)
+	if aws.ToString(cur.Name) == aws.ToString(old.Name) {
+		t.Errorf("the KSK is still the old %s", aws.ToString(old.Name))
+	}
+	if got := rw.status(t, "example.test.", dns.TypeSOA); got.Status != dnssec.Secure {
+		t.Errorf("example.test. SOA is %v (%s), want secure", got.Status, got.Reason)
+	}
+}
+
+// TestRotateKSKBusyAPIs: Route 53's ConcurrentModification and Throttling
+// and KMS's ThrottlingException on the retirement calls are retried (as
+// ServiceBusyError, by the state machine) and the rotation completes.
+func TestRotateKSKBusyAPIs(t *testing.T) {
+	rw := newRotateWorld(t)
+	rw.enable(t, "enable-example", rw.sc.ZoneID, rotateExamplePublisher)
+	old := rw.onlyKSK(t, rw.sc.ZoneID)
+	for _, inj := range []struct {
+		service, op, code string
+		n                 int
+	}{
+		{"route53", "DeactivateKeySigningKey", "ConcurrentModification", 2},
+		{"route53", "DeleteKeySigningKey", "Throttling", 1},
+		{"kms", "ScheduleKeyDeletion", "ThrottlingException", 1},
+	} {
+		if err := rw.st.InjectAPIError(inj.service, inj.op, inj.code, inj.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, ex := rw.run(t, rw.load(t, "rotate-ksk.asl.json"), "rotate", map[string]any{"hostedZoneId": rw.sc.ZoneID, "dsPublisher": rotateExamplePublisher})
+	if res.Status != asl.StatusSucceeded {
+		t.Fatalf("rotate-ksk: %s %s: %s", res.Status, res.Error, res.Cause)
+	}
+	retries := 0
+	for _, ev := range ex.History() {
+		if ev.Type == "LambdaFunctionFailed" && strings.Contains(fmt.Sprint(ev.Details), "ServiceBusyError") {
+			retries++
+		}
+	}
+	if retries != 4 {
+		t.Errorf("%d ServiceBusyError failures retried, want 4", retries)
+	}
+	if got := rw.keyState(t, aws.ToString(old.KmsArn)); got != kmstypes.KeyStatePendingDeletion {
+		t.Errorf("old KMS key is %s, want PendingDeletion", got)
+	}
+	if cur := rw.onlyKSK(t, rw.sc.ZoneID); aws.ToString(cur.Name) == aws.ToString(old.Name) {
+		t.Errorf("the KSK is still the old one")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 )
 
 // Operation statuses and types, as Route 53 Domains names them.
@@ -206,7 +208,7 @@ func (s *Service) getDomainDetail(body []byte) (any, *apiError) {
 	}{
 		DomainName: d.name, AutoRenew: true, AdminPrivacy: true, RegistrantPrivacy: true, TechPrivacy: true,
 		RegistrarName: "Amazon Registrar, Inc.", WhoIsServer: "whois.registrar.amazon", RegistrarUrl: "https://registrar.amazon.com",
-		CreationDate: epoch(d.created), UpdatedDate: epoch(d.created), ExpirationDate: epoch(d.created.AddDate(1, 0, 0)),
+		CreationDate: awsjson.Timestamp(d.created), UpdatedDate: awsjson.Timestamp(d.created), ExpirationDate: awsjson.Timestamp(d.created.AddDate(1, 0, 0)),
 		DnsSec: "DISABLED", StatusList: []string{"clientTransferProhibited"}, DnssecKeys: []dnssecKeyJSON{},
 	}
 	for _, ns := range d.nameservers {
@@ -368,7 +370,7 @@ type operationJSON struct {
 }
 
 func toJSON(op *operation) operationJSON {
-	return operationJSON{op.id, op.status, op.message, op.domain, op.typ, epoch(op.submitted), epoch(op.lastUpdated)}
+	return operationJSON{op.id, op.status, op.message, op.domain, op.typ, awsjson.Timestamp(op.submitted), awsjson.Timestamp(op.lastUpdated)}
 }
 
 func (s *Service) getOperationDetail(body []byte) (any, *apiError) {
@@ -419,7 +421,7 @@ func (s *Service) listOperations(body []byte) (any, *apiError) {
 	defer s.mu.Unlock()
 	var sel []operationJSON
 	for _, op := range s.ops {
-		if in.SubmittedSince != nil && epoch(op.submitted) < *in.SubmittedSince {
+		if in.SubmittedSince != nil && awsjson.Timestamp(op.submitted) < *in.SubmittedSince {
 			continue
 		}
 		if len(in.Status) > 0 && !slices.Contains(in.Status, op.status) {

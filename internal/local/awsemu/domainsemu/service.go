@@ -23,7 +23,6 @@ package domainsemu
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,12 +33,14 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
 const (
 	targetPrefix = "Route53Domains_v20140515."
-	jsonType     = "application/x-amz-json-1.1"
 	maxBody      = 1 << 20
 	// servedRegion is the only region Route 53 Domains has an endpoint in.
 	servedRegion = "us-east-1"
@@ -96,8 +97,9 @@ func WithFullKeyDetails() Option { return func(s *Service) { s.fullKeys = true }
 // WithThrottle turns on a token bucket for the account: ratePerSecond
 // tokens per second of the clock, up to burst; past it requests fail with
 // ThrottlingException (HTTP 400).
+// As with SetThrottle, ratePerSecond <= 0 leaves throttling off.
 func WithThrottle(ratePerSecond float64, burst int) Option {
-	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+	return func(s *Service) { s.throttle.Set(ratePerSecond, burst, s.clk.Now()) }
 }
 
 // Service is the Route 53 Domains emulator. It is safe for concurrent use.
@@ -110,13 +112,14 @@ type Service struct {
 	maxPending      int
 	fullKeys        bool
 
+	throttle guard.Throttle
+	faults   guard.Faults
+
 	mu       sync.Mutex
 	domains  map[string]*domain
 	noDNSSEC map[string]bool // TLDs whose rules forbid DNSSEC
 	ops      []*operation    // in submission order
 	failures []outcome
-	faults   map[string][]*fault
-	bucket   *tokenBucket
 	kick     chan struct{}
 }
 
@@ -144,7 +147,6 @@ func New(clk clock.Clock, opts ...Option) *Service {
 		maxDS:           DefaultMaxDSRecords,
 		domains:         map[string]*domain{},
 		noDNSSEC:        map[string]bool{},
-		faults:          map[string][]*fault{},
 		kick:            make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -240,34 +242,17 @@ func (s *Service) FailNextOperations(status, message string, n int) {
 	}
 }
 
-type fault struct {
-	code string
-	left int
-}
-
 // InjectError makes the next n calls of operation (e.g.
 // "GetOperationDetail") fail with the error code (e.g. "InvalidInput",
 // "OperationLimitExceeded", "ThrottlingException"). n <= 0 clears the
 // faults of operation.
 func (s *Service) InjectError(operation, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, operation)
-		return
-	}
-	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+	s.faults.Inject(operation, code, n)
 }
 
 // SetThrottle changes the token bucket; ratePerSecond <= 0 turns it off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ratePerSecond <= 0 {
-		s.bucket = nil
-		return
-	}
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
 // Run applies operation transitions when they fall due on the clock, until
@@ -317,13 +302,7 @@ func errorf(code, format string, args ...any) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", jsonType)
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.Code, e.Message})
+	awsjson.JSON11.WriteError(w, e.Status, e.Code, e.Message)
 }
 
 type handler func(s *Service, body []byte) (any, *apiError)
@@ -334,22 +313,6 @@ var operations = map[string]handler{
 	"DisassociateDelegationSignerFromDomain": (*Service).disassociate,
 	"GetOperationDetail":                     (*Service).getOperationDetail,
 	"ListOperations":                         (*Service).listOperations,
-}
-
-// signedRegion extracts the region of a SigV4 Authorization header's
-// credential scope ("" when absent).
-func signedRegion(r *http.Request) string {
-	auth := r.Header.Get("Authorization")
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[2]
 }
 
 // ServeHTTP serves the Route 53 Domains JSON 1.1 protocol. A request
@@ -367,7 +330,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf("UnknownOperationException", "domainsemu: unknown operation %q", target))
 		return
 	}
-	if region := signedRegion(r); region != "" && region != servedRegion {
+	if region := sigv4.Region(r); region != "" && region != servedRegion {
 		writeError(w, errorf("UnrecognizedClientException", "domainsemu: Route 53 Domains is served from %s only, request signed for %s", servedRegion, region))
 		return
 	}
@@ -379,10 +342,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.progressLocked(s.clk.Now())
 	var aerr *apiError
-	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+	if !s.throttle.Allow(s.clk.Now()) {
 		aerr = errorf("ThrottlingException", "Rate exceeded")
-	} else {
-		aerr = s.takeFaultLocked(op)
+	} else if code := s.faults.Take(op); code != "" {
+		aerr = errorf(code, "domainsemu: injected fault for %s", op)
 	}
 	s.mu.Unlock()
 	if aerr != nil {
@@ -394,59 +357,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	w.Header().Set("Content-Type", jsonType)
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(out)
-}
-
-func (s *Service) takeFaultLocked(op string) *apiError {
-	q := s.faults[op]
-	if len(q) == 0 {
-		return nil
-	}
-	f := q[0]
-	if f.left--; f.left <= 0 {
-		if q = q[1:]; len(q) == 0 {
-			delete(s.faults, op)
-		} else {
-			s.faults[op] = q
-		}
-	}
-	return errorf(f.code, "domainsemu: injected fault for %s", op)
+	awsjson.JSON11.WriteResult(w, out)
 }
 
 func decode(body []byte, v any) *apiError {
-	if strings.TrimSpace(string(body)) == "" {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := awsjson.Decode(body, v); err != nil {
 		return errorf("InvalidInput", "domainsemu: malformed request body: %v", err)
 	}
 	return nil
-}
-
-func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
-	if burst < 1 {
-		burst = 1
-	}
-	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,5 +55,89 @@ func TestFaults(t *testing.T) {
 	f.Inject("Sign", "", 0)
 	if got := f.Take("Sign"); got != "" {
 		t.Errorf("Take() after clearing = %q, want none", got)
+	}
+}
+
+func TestThrottleRefill(t *testing.T) {
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	type call struct {
+		at   time.Duration // after start
+		want bool
+	}
+	tests := []struct {
+		name  string
+		rate  float64
+		burst int
+		calls []call
+	}{
+		{"burst below one is one", 1, 0, []call{{0, true}, {0, false}, {time.Second, true}}},
+		{"refill stops at burst", 10, 2, []call{{0, true}, {0, true}, {0, false}, {time.Hour, true}, {time.Hour, true}, {time.Hour, false}}},
+		{"fractional tokens add up", 2, 1, []call{{0, true}, {250 * time.Millisecond, false}, {500 * time.Millisecond, true}}},
+		{"clock going back refills nothing", 1, 1, []call{{time.Second, true}, {0, false}, {time.Second, false}, {2 * time.Second, true}}},
+		{"negative rate is off", -1, 1, []call{{0, true}, {0, true}, {0, true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var th Throttle
+			th.Set(tt.rate, tt.burst, start)
+			for i, c := range tt.calls {
+				if got := th.Allow(start.Add(c.at)); got != c.want {
+					t.Errorf("call %d: Allow(start+%v) = %v, want %v", i+1, c.at, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestThrottleSetRefills(t *testing.T) {
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	var th Throttle
+	th.Set(1, 1, start)
+	if !th.Allow(start) || th.Allow(start) {
+		t.Fatal("Set(1, 1): want one call allowed, then throttled")
+	}
+	th.Set(1, 1, start)
+	if !th.Allow(start) {
+		t.Error("Allow() after a second Set refused, want a full bucket")
+	}
+}
+
+func TestFaultsPerOperation(t *testing.T) {
+	var f Faults
+	f.Inject("Sign", "KMSInternalException", 1)
+	f.Inject("DescribeKey", "NotFoundException", 1)
+	f.Inject("Sign", "X", -1) // clears Sign only
+	if got := f.Take("Sign"); got != "" {
+		t.Errorf("Take(Sign) after clearing = %q, want none", got)
+	}
+	if got := f.Take("DescribeKey"); got != "NotFoundException" {
+		t.Errorf("Take(DescribeKey) = %q, want NotFoundException", got)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	var th Throttle
+	var f Faults
+	th.Set(1, 50, start)
+	f.Inject("Op", "E", 50)
+	var allowed, faulted atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if th.Allow(start) {
+				allowed.Add(1)
+			}
+			if f.Take("Op") != "" {
+				faulted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 50 {
+		t.Errorf("concurrent Allow() let %d calls through, want 50", got)
+	}
+	if got := faulted.Load(); got != 50 {
+		t.Errorf("concurrent Take() returned %d faults, want 50", got)
 	}
 }

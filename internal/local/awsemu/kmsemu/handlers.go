@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 )
 
 // Limits KMS documents for the parameters below.
@@ -58,7 +60,7 @@ func (s *Service) metadata(k *key) keyMetadata {
 		AWSAccountId:          s.account,
 		KeyId:                 k.id,
 		Arn:                   k.arn,
-		CreationDate:          epoch(k.created),
+		CreationDate:          awsjson.Timestamp(k.created),
 		Enabled:               k.state == StateEnabled,
 		Description:           k.description,
 		KeyUsage:              k.usage,
@@ -71,7 +73,7 @@ func (s *Service) metadata(k *key) keyMetadata {
 		SigningAlgorithms:     k.signingAlgorithms(),
 	}
 	if k.state == StatePendingDeletion {
-		d := epoch(k.deletion)
+		d := awsjson.Timestamp(k.deletion)
 		m.DeletionDate = &d
 	}
 	return m
@@ -413,7 +415,7 @@ func (s *Service) scheduleKeyDeletion(body []byte) (any, *apiError) {
 			DeletionDate        float64
 			KeyState            string
 			PendingWindowInDays int32
-		}{k.arn, epoch(k.deletion), k.state, window}, []KeyEvent{{ARN: k.arn, Kind: EventPendingDeletion}}, nil
+		}{k.arn, awsjson.Timestamp(k.deletion), k.state, window}, []KeyEvent{{ARN: k.arn, Kind: EventPendingDeletion}}, nil
 	})
 }
 
@@ -581,7 +583,7 @@ func (s *Service) listAliases(body []byte) (any, *apiError) {
 		}{Aliases: []aliasEntry{}, NextMarker: next, Truncated: next != ""}
 		for _, name := range names[start:end] {
 			a := s.aliases[name]
-			out.Aliases = append(out.Aliases, aliasEntry{name, s.aliasARN(name), a.target, epoch(a.created), epoch(a.updated)})
+			out.Aliases = append(out.Aliases, aliasEntry{name, s.aliasARN(name), a.target, awsjson.Timestamp(a.created), awsjson.Timestamp(a.updated)})
 		}
 		return out, nil
 	}

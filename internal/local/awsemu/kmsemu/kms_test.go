@@ -23,6 +23,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -809,7 +810,7 @@ func TestMalformedBody(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("X-Amz-Target", tt.target)
-		req.Header.Set("Content-Type", jsonType)
+		req.Header.Set("Content-Type", string(awsjson.JSON11))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -18,14 +18,15 @@
 package kmsemu
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -36,7 +37,6 @@ const (
 	DefaultRegion = "us-east-1"
 
 	targetPrefix = "TrentService."
-	jsonType     = "application/x-amz-json-1.1"
 	// maxBody bounds a request body; KMS's largest request (PutKeyPolicy
 	// with a 32 KiB policy) is well below it.
 	maxBody = 1 << 20
@@ -56,8 +56,9 @@ func WithRegion(region string) Option { return func(s *Service) { s.region = reg
 // up to burst. Past it requests fail with ThrottlingException (HTTP 400).
 // KMS throttles per account and operation class; one bucket is enough to
 // exercise the clients' retry paths.
+// As with SetThrottle, ratePerSecond <= 0 leaves throttling off.
 func WithThrottle(ratePerSecond float64, burst int) Option {
-	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+	return func(s *Service) { s.throttle.Set(ratePerSecond, burst, s.clk.Now()) }
 }
 
 // Service is the KMS emulator. It is safe for concurrent use.
@@ -66,11 +67,12 @@ type Service struct {
 	account string
 	region  string
 
+	throttle guard.Throttle
+	faults   guard.Faults
+
 	mu      sync.Mutex
 	keys    map[string]*key   // by key ID
 	aliases map[string]*alias // by alias name ("alias/...")
-	faults  map[string][]*fault
-	bucket  *tokenBucket
 
 	subMu sync.Mutex
 	subs  []func(KeyEvent)
@@ -84,7 +86,6 @@ func New(clk clock.Clock, opts ...Option) *Service {
 		region:  DefaultRegion,
 		keys:    map[string]*key{},
 		aliases: map[string]*alias{},
-		faults:  map[string][]*fault{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -98,55 +99,19 @@ func (s *Service) Account() string { return s.account }
 // Region returns the emulated region.
 func (s *Service) Region() string { return s.region }
 
-type fault struct {
-	code string
-	left int
-}
-
 // InjectError makes the next n calls of operation (e.g. "Sign") fail with
 // the error code (e.g. "KMSInternalException", "ThrottlingException",
 // "DependencyTimeoutException"), before any other processing. Faults
 // queue: a second injection for the same operation applies after the
 // first is used up. n <= 0 removes every fault queued for operation.
 func (s *Service) InjectError(operation, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, operation)
-		return
-	}
-	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+	s.faults.Inject(operation, code, n)
 }
 
 // SetThrottle changes the token bucket at run time; ratePerSecond <= 0
 // turns throttling off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ratePerSecond <= 0 {
-		s.bucket = nil
-		return
-	}
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
-}
-
-// takeFault pops one injected fault for op, if any. Callers hold s.mu.
-func (s *Service) takeFault(op string) *apiError {
-	q := s.faults[op]
-	if len(q) == 0 {
-		return nil
-	}
-	f := q[0]
-	f.left--
-	if f.left <= 0 {
-		q = q[1:]
-		if len(q) == 0 {
-			delete(s.faults, op)
-		} else {
-			s.faults[op] = q
-		}
-	}
-	return &apiError{Code: f.code, Status: statusFor(f.code), Message: "kmsemu: injected fault for " + op}
+	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
 // statusFor gives the HTTP status KMS uses for an error code.
@@ -178,24 +143,8 @@ func validationf(format string, args ...any) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", jsonType)
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.Code, e.Message})
+	awsjson.JSON11.WriteError(w, e.Status, e.Code, e.Message)
 }
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", jsonType)
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// epoch renders a time as the JSON protocols' timestamp: seconds since
-// the epoch with millisecond precision.
-func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
 type handler func(s *Service, body []byte) (any, *apiError)
 
@@ -231,7 +180,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf("UnknownOperationException", "kmsemu: unknown operation %q", target))
 		return
 	}
-	if region := signedRegion(r); region != "" && region != s.region {
+	if region := sigv4.Region(r); region != "" && region != s.region {
 		writeError(w, errorf("UnrecognizedClientException", "kmsemu: this emulator serves %s only, the request was signed for %s", s.region, region))
 		return
 	}
@@ -253,68 +202,24 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, out)
-}
-
-// signedRegion extracts the region of a SigV4 Authorization header's
-// credential scope ("" when absent).
-func signedRegion(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[2]
+	awsjson.JSON11.WriteResult(w, out)
 }
 
 // admit applies throttling and injected faults to one request.
 func (s *Service) admit(op string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+	if !s.throttle.Allow(s.clk.Now()) {
 		return errorf("ThrottlingException", "Rate exceeded")
 	}
-	return s.takeFault(op)
-}
-
-// decode unmarshals a request body; an empty body is an empty object.
-func decode(body []byte, v any) *apiError {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return validationf("kmsemu: malformed request body: %v", err)
+	if code := s.faults.Take(op); code != "" {
+		return errorf(code, "kmsemu: injected fault for %s", op)
 	}
 	return nil
 }
 
-// tokenBucket is a token bucket on a clock.
-type tokenBucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
-	if burst < 1 {
-		burst = 1
+// decode unmarshals a request body; an empty body is an empty object.
+func decode(body []byte, v any) *apiError {
+	if err := awsjson.Decode(body, v); err != nil {
+		return validationf("kmsemu: malformed request body: %v", err)
 	}
-	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return nil
 }

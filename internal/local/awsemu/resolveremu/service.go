@@ -27,6 +27,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -40,7 +43,6 @@ const (
 	DefaultTransitionDelay = 30 * time.Second
 
 	targetPrefix = "Route53Resolver."
-	jsonType     = "application/x-amz-json-1.1"
 	maxBody      = 1 << 20
 )
 
@@ -77,8 +79,9 @@ func WithTransitionDelay(d time.Duration) Option { return func(s *Service) { s.d
 // WithThrottle turns on a token bucket for the account: ratePerSecond
 // tokens per second of the clock, up to burst; past it requests fail with
 // ThrottlingException (HTTP 400).
+// As with SetThrottle, ratePerSecond <= 0 leaves throttling off.
 func WithThrottle(ratePerSecond float64, burst int) Option {
-	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+	return func(s *Service) { s.throttle.Set(ratePerSecond, burst, s.clk.Now()) }
 }
 
 // Event tells a subscriber that the validation status of a VPC changed.
@@ -96,11 +99,12 @@ type Service struct {
 	region  string
 	delay   time.Duration
 
-	mu     sync.Mutex
-	vpcs   map[string]*config
-	faults map[string][]*fault
-	bucket *tokenBucket
-	kick   chan struct{}
+	throttle guard.Throttle
+	faults   guard.Faults
+
+	mu   sync.Mutex
+	vpcs map[string]*config
+	kick chan struct{}
 
 	subMu sync.Mutex
 	subs  []func(Event)
@@ -123,7 +127,6 @@ func New(clk clock.Clock, opts ...Option) *Service {
 		region:  DefaultRegion,
 		delay:   DefaultTransitionDelay,
 		vpcs:    map[string]*config{},
-		faults:  map[string][]*fault{},
 		kick:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -262,33 +265,16 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-type fault struct {
-	code string
-	left int
-}
-
 // InjectError makes the next n calls of operation fail with code (e.g.
 // "InternalServiceErrorException", "ThrottlingException",
 // "AccessDeniedException"). n <= 0 clears the faults of operation.
 func (s *Service) InjectError(operation, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, operation)
-		return
-	}
-	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+	s.faults.Inject(operation, code, n)
 }
 
 // SetThrottle changes the token bucket; ratePerSecond <= 0 turns it off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ratePerSecond <= 0 {
-		s.bucket = nil
-		return
-	}
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
 type apiError struct {
@@ -314,8 +300,11 @@ func invalidParameter(field, format string, args ...any) *apiError {
 	return e
 }
 
+// writeError answers e in Route 53 Resolver's error shape, which names
+// the field at fault and spells Message with a capital (unlike the
+// {"__type", "message"} of awsjson.Protocol.WriteError).
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("Content-Type", string(awsjson.JSON11))
 	w.Header().Set("X-Amzn-ErrorType", e.Code)
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(struct {
@@ -323,21 +312,6 @@ func writeError(w http.ResponseWriter, e *apiError) {
 		Message   string
 		FieldName string `json:",omitempty"`
 	}{e.Code, e.Message, e.FieldName})
-}
-
-// signedRegion extracts the region of a SigV4 Authorization header's
-// credential scope ("" when absent).
-func signedRegion(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[2]
 }
 
 // handler serves one operation under the service lock and returns the
@@ -365,7 +339,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf("UnknownOperationException", "resolveremu: unknown operation %q", target))
 		return
 	}
-	if region := signedRegion(r); region != "" && region != s.region {
+	if region := sigv4.Region(r); region != "" && region != s.region {
 		writeError(w, errorf("UnrecognizedClientException", "resolveremu: this emulator serves %s only, the request was signed for %s", s.region, region))
 		return
 	}
@@ -377,20 +351,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out any
 	var aerr *apiError
 	s.locked(func() []Event {
-		if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+		if !s.throttle.Allow(s.clk.Now()) {
 			aerr = errorf("ThrottlingException", "Rate exceeded")
 			return nil
 		}
-		if q := s.faults[op]; len(q) > 0 {
-			f := q[0]
-			if f.left--; f.left <= 0 {
-				if q = q[1:]; len(q) == 0 {
-					delete(s.faults, op)
-				} else {
-					s.faults[op] = q
-				}
-			}
-			aerr = errorf(f.code, "resolveremu: injected fault for %s", op)
+		if code := s.faults.Take(op); code != "" {
+			aerr = errorf(code, "resolveremu: injected fault for %s", op)
 			return nil
 		}
 		var evs []Event
@@ -401,16 +367,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	w.Header().Set("Content-Type", jsonType)
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(out)
+	awsjson.JSON11.WriteResult(w, out)
 }
 
 func decode(body []byte, v any) *apiError {
-	if strings.TrimSpace(string(body)) == "" {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := awsjson.Decode(body, v); err != nil {
 		return errorf("InvalidRequestException", "resolveremu: malformed request body: %v", err)
 	}
 	return nil
@@ -532,28 +493,4 @@ func (s *Service) list(body []byte) (any, []Event, *apiError) {
 		out.NextToken = strconv.Itoa(end)
 	}
 	return out, nil, nil
-}
-
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
-	if burst < 1 {
-		burst = 1
-	}
-	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/kmsemu"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
@@ -95,14 +96,15 @@ type Service struct {
 	parent    Parent
 	nsDomains []string
 
+	throttle guard.Throttle
+	faults   guard.Faults // by operation
+
 	mu         sync.Mutex
 	rng        *rand.Rand
 	zones      map[string]*zone  // by ID
 	callerRefs map[string]string // CreateHostedZone caller reference -> zone ID
 	changes    map[string]*change
 	delay      time.Duration
-	bucket     tokenBucket
-	faults     map[string][]fault // by operation
 
 	subMu   sync.Mutex
 	subs    map[int]func(zoneID string)
@@ -143,11 +145,10 @@ func New(opts Options) *Service {
 		callerRefs: map[string]string{},
 		changes:    map[string]*change{},
 		delay:      DefaultPropagationDelay,
-		bucket:     newTokenBucket(DefaultThrottleRate, DefaultThrottleBurst, clk.Now()),
-		faults:     map[string][]fault{},
 		subs:       map[int]func(string){},
 		done:       make(chan struct{}),
 	}
+	s.throttle.Set(DefaultThrottleRate, DefaultThrottleBurst, clk.Now())
 	if s.kms != nil {
 		s.kms.Subscribe(s.onKeyEvent)
 	}
@@ -172,66 +173,31 @@ func (s *Service) SetPropagationDelay(d time.Duration) {
 // second on the clock, up to burst at once. A rate <= 0 turns throttling
 // off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clock.Now())
+	s.throttle.Set(ratePerSecond, burst, s.clock.Now())
 }
 
 // InjectError makes the next n calls of operation (e.g.
 // "ChangeResourceRecordSets") fail with code (e.g.
 // "PriorRequestNotComplete", "ConcurrentModification") before doing
-// anything, with the code's HTTP status.
+// anything, with the code's HTTP status. Injections queue after the
+// faults already injected; n <= 0 injects nothing.
 func (s *Service) InjectError(operation, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults[operation] = append(s.faults[operation], fault{code: code})
+	if n > 0 {
+		s.faults.Inject(operation, code, n)
 	}
-}
-
-type fault struct{ code string }
-
-// tokenBucket is Route 53's per-account request rate limit.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) tokenBucket {
-	b := float64(max(burst, 1))
-	return tokenBucket{rate: rate, burst: b, tokens: b, last: now}
-}
-
-func (b *tokenBucket) allow(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	if now.After(b.last) {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // admit applies the throttle and the injected faults to one request.
 func (s *Service) admit(op string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.bucket.allow(s.clock.Now()) {
+	if !s.throttle.Allow(s.clock.Now()) {
 		return &apiError{Code: CodeThrottling, Message: "Rate exceeded"}
 	}
-	if q := s.faults[op]; len(q) > 0 {
-		f := q[0]
-		s.faults[op] = q[1:]
-		msg := defaultMessage[f.code]
+	if code := s.faults.Take(op); code != "" {
+		msg := defaultMessage[code]
 		if msg == "" {
 			msg = "injected fault"
 		}
-		return &apiError{Code: f.code, Message: msg}
+		return &apiError{Code: code, Message: msg}
 	}
 	return nil
 }

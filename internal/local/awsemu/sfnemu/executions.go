@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 )
 
 const (
@@ -123,7 +124,7 @@ func (s *Service) startExecution(body []byte) (any, *apiError) {
 			// Idempotent while the first execution runs with the same
 			// input; a closed execution or another input is refused.
 			if x.input == input && x.e.Describe().Status == asl.StatusRunning {
-				return map[string]any{"executionArn": x.e.ARN, "startDate": epoch(x.e.Describe().StartDate)}, nil
+				return map[string]any{"executionArn": x.e.ARN, "startDate": awsjson.Timestamp(x.e.Describe().StartDate)}, nil
 			}
 			return nil, errorf("ExecutionAlreadyExists", "Execution Already Exists: '%s'", execARN)
 		}
@@ -136,7 +137,7 @@ func (s *Service) startExecution(body []byte) (any, *apiError) {
 	e := s.runner.Start(context.Background(), m.sm, name, json.RawMessage(input))
 	s.seq++
 	s.executions[e.ARN] = &execution{e: e, smARN: m.arn, input: input, seq: s.seq}
-	return map[string]any{"executionArn": e.ARN, "startDate": epoch(e.Describe().StartDate)}, nil
+	return map[string]any{"executionArn": e.ARN, "startDate": awsjson.Timestamp(e.Describe().StartDate)}, nil
 }
 
 type executionARNInput struct {
@@ -163,14 +164,14 @@ func (s *Service) describeExecution(body []byte) (any, *apiError) {
 		"stateMachineArn": x.smARN,
 		"name":            x.e.Name,
 		"status":          res.Status,
-		"startDate":       epoch(res.StartDate),
+		"startDate":       awsjson.Timestamp(res.StartDate),
 		"input":           x.input,
 		"inputDetails":    map[string]any{"included": true},
 		"redriveCount":    0,
 		"redriveStatus":   "NOT_REDRIVABLE",
 	}
 	if res.Status != asl.StatusRunning {
-		out["stopDate"] = epoch(res.StopDate)
+		out["stopDate"] = awsjson.Timestamp(res.StopDate)
 		out["redriveStatusReason"] = "Redrive is not emulated by the local stack"
 	}
 	if res.Status == asl.StatusSucceeded {
@@ -265,11 +266,11 @@ func (s *Service) listExecutions(body []byte) (any, *apiError) {
 			"stateMachineArn": x.smARN,
 			"name":            x.e.Name,
 			"status":          res.Status,
-			"startDate":       epoch(res.StartDate),
+			"startDate":       awsjson.Timestamp(res.StartDate),
 			"redriveCount":    0,
 		}
 		if res.Status != asl.StatusRunning {
-			item["stopDate"] = epoch(res.StopDate)
+			item["stopDate"] = awsjson.Timestamp(res.StopDate)
 		}
 		items = append(items, item)
 		last = x.seq
@@ -363,7 +364,7 @@ func wireEvent(ev asl.Event, includeData bool) map[string]any {
 	m := map[string]any{
 		"id":              ev.ID,
 		"previousEventId": ev.PreviousEventID,
-		"timestamp":       epoch(ev.Timestamp),
+		"timestamp":       awsjson.Timestamp(ev.Timestamp),
 		"type":            ev.Type,
 	}
 	if ev.DetailsKey != "" {
@@ -418,8 +419,8 @@ func (s *Service) stopExecution(body []byte) (any, *apiError) {
 		select {
 		case <-x.e.Done():
 		case <-t.C:
-			return map[string]any{"stopDate": epoch(s.clk.Now())}, nil
+			return map[string]any{"stopDate": awsjson.Timestamp(s.clk.Now())}, nil
 		}
 	}
-	return map[string]any{"stopDate": epoch(x.e.Describe().StopDate)}, nil
+	return map[string]any{"stopDate": awsjson.Timestamp(x.e.Describe().StopDate)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 )
 
 // Quotas and constraints of the Step Functions API model.
@@ -194,7 +195,7 @@ func (s *Service) createStateMachine(body []byte) (any, *apiError) {
 		// CreateStateMachine is idempotent on name, definition, type and
 		// configurations; a different roleArn is ignored, as AWS does.
 		if m.definition == *in.Definition && m.settings == settings {
-			return map[string]any{"stateMachineArn": m.arn, "creationDate": epoch(m.created)}, nil
+			return map[string]any{"stateMachineArn": m.arn, "creationDate": awsjson.Timestamp(m.created)}, nil
 		}
 		return nil, errorf("StateMachineAlreadyExists", "State Machine Already Exists: '%s'", smARN)
 	}
@@ -215,7 +216,7 @@ func (s *Service) createStateMachine(body []byte) (any, *apiError) {
 		s.mu.Unlock()
 		return nil, errorf("InternalFailure", "sfnemu: the runner named the state machine %s, the service %s (their account or region options differ)", got, smARN)
 	}
-	return map[string]any{"stateMachineArn": smARN, "creationDate": epoch(m.created)}, nil
+	return map[string]any{"stateMachineArn": smARN, "creationDate": awsjson.Timestamp(m.created)}, nil
 }
 
 func compactJSON(raw json.RawMessage) string {
@@ -251,7 +252,7 @@ func (s *Service) describeStateMachine(body []byte) (any, *apiError) {
 		"definition":           m.definition,
 		"roleArn":              m.roleARN,
 		"type":                 typeStandard,
-		"creationDate":         epoch(m.created),
+		"creationDate":         awsjson.Timestamp(m.created),
 		"loggingConfiguration": map[string]any{"level": "OFF", "includeExecutionData": false},
 		"tracingConfiguration": map[string]any{"enabled": false},
 	}, nil
@@ -336,7 +337,7 @@ func (s *Service) listStateMachines(body []byte) (any, *apiError) {
 			break
 		}
 		items = append(items, map[string]any{
-			"stateMachineArn": m.arn, "name": m.name, "type": typeStandard, "creationDate": epoch(m.created)})
+			"stateMachineArn": m.arn, "name": m.name, "type": typeStandard, "creationDate": awsjson.Timestamp(m.created)})
 	}
 	out["stateMachines"] = items
 	return out, nil

@@ -19,15 +19,16 @@
 package sfnemu
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -38,7 +39,6 @@ const (
 	DefaultRegion = "us-east-1"
 
 	targetPrefix = "AWSStepFunctions."
-	jsonType     = "application/x-amz-json-1.0"
 	// maxBody bounds a request body: a definition is at most 1 MiB
 	// (Step Functions quota) and the JSON escaping of it can double it.
 	maxBody = 3 << 20
@@ -59,8 +59,9 @@ func WithRegion(region string) Option { return func(s *Service) { s.region = reg
 // account: ratePerSecond tokens refill per second of the clock, up to burst;
 // past it requests fail with ThrottlingException (HTTP 400), as Step
 // Functions answers. Off by default.
+// As with SetThrottle, ratePerSecond <= 0 leaves throttling off.
 func WithThrottle(ratePerSecond float64, burst int) Option {
-	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+	return func(s *Service) { s.throttle.Set(ratePerSecond, burst, s.clk.Now()) }
 }
 
 // Service is the Step Functions emulator. It is safe for concurrent use.
@@ -70,12 +71,13 @@ type Service struct {
 	account string
 	region  string
 
+	throttle guard.Throttle
+	faults   guard.Faults
+
 	mu         sync.Mutex
 	machines   map[string]*machine   // by ARN
 	executions map[string]*execution // by ARN
 	seq        int64                 // start order of executions
-	faults     map[string][]*fault
-	bucket     *tokenBucket
 }
 
 // New returns a Step Functions emulator that runs executions on runner and
@@ -88,7 +90,6 @@ func New(clk clock.Clock, runner *asl.Runner, opts ...Option) *Service {
 		region:     DefaultRegion,
 		machines:   map[string]*machine{},
 		executions: map[string]*execution{},
-		faults:     map[string][]*fault{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -96,57 +97,29 @@ func New(clk clock.Clock, runner *asl.Runner, opts ...Option) *Service {
 	return s
 }
 
-type fault struct {
-	code string
-	left int
-}
-
 // InjectError makes the next n calls of operation (e.g. "StartExecution")
 // fail with code (e.g. "ServiceUnavailable", "ThrottlingException",
 // "ExecutionLimitExceeded"), before any other processing. Faults queue per
 // operation; n <= 0 clears the faults of operation.
 func (s *Service) InjectError(operation, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, operation)
-		return
-	}
-	s.faults[operation] = append(s.faults[operation], &fault{code: code, left: n})
+	s.faults.Inject(operation, code, n)
 }
 
 // SetThrottle changes the token bucket at run time; ratePerSecond <= 0
 // turns throttling off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ratePerSecond <= 0 {
-		s.bucket = nil
-		return
-	}
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
 // admit applies throttling and injected faults to one request.
 func (s *Service) admit(op string) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+	if !s.throttle.Allow(s.clk.Now()) {
 		return errorf("ThrottlingException", "Rate exceeded")
 	}
-	q := s.faults[op]
-	if len(q) == 0 {
-		return nil
+	if code := s.faults.Take(op); code != "" {
+		return errorf(code, "sfnemu: injected fault for %s", op)
 	}
-	f := q[0]
-	if f.left--; f.left <= 0 {
-		if q = q[1:]; len(q) == 0 {
-			delete(s.faults, op)
-		} else {
-			s.faults[op] = q
-		}
-	}
-	return errorf(f.code, "sfnemu: injected fault for %s", op)
+	return nil
 }
 
 // apiError is an error in the AWS JSON 1.0 shape.
@@ -181,24 +154,8 @@ func validationf(format string, args ...any) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", jsonType)
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.Code, e.Message})
+	awsjson.JSON10.WriteError(w, e.Status, e.Code, e.Message)
 }
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", jsonType)
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// epoch renders a time as the JSON protocols' timestamp: seconds since the
-// epoch with millisecond precision.
-func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
 type handler func(s *Service, body []byte) (any, *apiError)
 
@@ -231,7 +188,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf("UnknownOperationException", "sfnemu: the local stack does not emulate operation %q", target))
 		return
 	}
-	if region := signedRegion(r); region != "" && region != s.region {
+	if region := sigv4.Region(r); region != "" && region != s.region {
 		writeError(w, errorf("UnrecognizedClientException", "sfnemu: this emulator serves %s only, the request was signed for %s", s.region, region))
 		return
 	}
@@ -253,32 +210,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, out)
-}
-
-// signedRegion extracts the region of a SigV4 Authorization header's
-// credential scope ("" when absent).
-func signedRegion(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[2]
+	awsjson.JSON10.WriteResult(w, out)
 }
 
 // decode unmarshals a request body; an empty body is an empty object. A
 // body that is not the operation's JSON is a SerializationException, as the
 // AWS JSON protocols answer.
 func decode(body []byte, v any) *apiError {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := awsjson.Decode(body, v); err != nil {
 		return errorf("SerializationException", "sfnemu: malformed request body: %v", err)
 	}
 	return nil
@@ -299,31 +238,4 @@ func checkLength(member, v string, lo, hi int) *apiError {
 		return validationf("Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, hi)
 	}
 	return nil
-}
-
-// tokenBucket is a token bucket on a clock.
-type tokenBucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
-	if burst < 1 {
-		burst = 1
-	}
-	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

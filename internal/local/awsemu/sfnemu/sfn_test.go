@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -601,7 +602,7 @@ func TestProtocolErrors(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, st.url, strings.NewReader(body))
 		req.Header.Set("X-Amz-Target", target)
-		req.Header.Set("Content-Type", jsonType)
+		req.Header.Set("Content-Type", string(awsjson.JSON10))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

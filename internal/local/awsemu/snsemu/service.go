@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -68,8 +70,9 @@ func WithTopicLimit(n int) Option { return func(s *Service) { s.topicLimit = n }
 // WithThrottle turns on a token bucket for the account: ratePerSecond
 // tokens per second of the clock, up to burst; past it requests fail with
 // the Query protocol's Throttling error (HTTP 400, "Rate exceeded").
+// As with SetThrottle, ratePerSecond <= 0 leaves throttling off.
 func WithThrottle(ratePerSecond float64, burst int) Option {
-	return func(s *Service) { s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now()) }
+	return func(s *Service) { s.throttle.Set(ratePerSecond, burst, s.clk.Now()) }
 }
 
 // Service is the SNS emulator. It is safe for concurrent use.
@@ -79,11 +82,12 @@ type Service struct {
 	region     string
 	topicLimit int
 
+	throttle guard.Throttle
+	faults   guard.Faults
+
 	mu       sync.Mutex
 	topics   map[string]*topic // by ARN
 	messages []Message
-	faults   map[string][]*fault
-	bucket   *tokenBucket
 }
 
 type topic struct {
@@ -101,7 +105,6 @@ func New(clk clock.Clock, opts ...Option) *Service {
 		region:     DefaultRegion,
 		topicLimit: DefaultTopicLimit,
 		topics:     map[string]*topic{},
-		faults:     map[string][]*fault{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -150,33 +153,16 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-type fault struct {
-	code string
-	left int
-}
-
 // InjectError makes the next n calls of action (e.g. "Publish") fail with
 // the Query error code (e.g. "InternalError", "NotFound",
 // "AuthorizationError", "Throttling"). n <= 0 clears the faults of action.
 func (s *Service) InjectError(action, code string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, action)
-		return
-	}
-	s.faults[action] = append(s.faults[action], &fault{code: code, left: n})
+	s.faults.Inject(action, code, n)
 }
 
 // SetThrottle changes the token bucket; ratePerSecond <= 0 turns it off.
 func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ratePerSecond <= 0 {
-		s.bucket = nil
-		return
-	}
-	s.bucket = newTokenBucket(ratePerSecond, burst, s.clk.Now())
+	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
 // apiError is a Query protocol error.
@@ -262,21 +248,6 @@ func writeResult(w http.ResponseWriter, action string, result any) {
 	_ = xml.NewEncoder(w).Encode(resp)
 }
 
-// signedRegion extracts the region of a SigV4 Authorization header's
-// credential scope ("" when absent).
-func signedRegion(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[2]
-}
-
 type handler func(s *Service, form url.Values) (any, *apiError)
 
 var actions = map[string]handler{
@@ -300,7 +271,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf("InvalidAction", "snsemu: the action %q is not valid for this endpoint", action))
 		return
 	}
-	if region := signedRegion(r); region != "" && region != s.region {
+	if region := sigv4.Region(r); region != "" && region != s.region {
 		writeError(w, errorf("InvalidClientTokenId", "snsemu: this emulator serves %s only, the request was signed for %s", s.region, region))
 		return
 	}
@@ -310,18 +281,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	var aerr *apiError
-	if s.bucket != nil && !s.bucket.take(s.clk.Now()) {
+	if !s.throttle.Allow(s.clk.Now()) {
 		aerr = errorf("Throttling", "Rate exceeded")
-	} else if q := s.faults[action]; len(q) > 0 {
-		f := q[0]
-		if f.left--; f.left <= 0 {
-			if q = q[1:]; len(q) == 0 {
-				delete(s.faults, action)
-			} else {
-				s.faults[action] = q
-			}
-		}
-		aerr = errorf(f.code, "snsemu: injected fault for %s", action)
+	} else if code := s.faults.Take(action); code != "" {
+		aerr = errorf(code, "snsemu: injected fault for %s", action)
 	}
 	var result any
 	if aerr == nil {
@@ -518,29 +481,5 @@ func printableASCII(s string) bool {
 			return false
 		}
 	}
-	return true
-}
-
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
-	if burst < 1 {
-		burst = 1
-	}
-	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
 	return true
 }

@@ -1,0 +1,22 @@
+package kmsemu
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard/guardtest"
+)
+
+// TestThrottleBeforeInjectedFaults checks the order of the checks in front
+// of every operation (see guardtest.CheckThrottleBeforeFaults).
+func TestThrottleBeforeInjectedFaults(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	call := func() string {
+		_, err := h.kms.ListAliases(ctx, &kms.ListAliasesInput{})
+		return errorCode(err)
+	}
+	guardtest.CheckThrottleBeforeFaults(t, h.svc, h.clk, "ListAliases", call, "ThrottlingException", "KMSInternalException")
+}
