@@ -11,6 +11,11 @@ func conformanceCases() []confCase {
 			"Q":{"Type":"Pass","InputPath":"$.b","OutputPath":"$.r","End":true}}}`},
 		{name: "pass-parameters-context", input: `{"who":"zone","n":[1,2,3]}`, def: `{"StartAt":"P","States":{
 			"P":{"Type":"Pass","Parameters":{"w.$":"$.who","first.$":"$.n[0]","all.$":"$.n[*]","lit":"x","nested":{"e.$":"$$.Execution.Name","i.$":"$$.Execution.Input.who"}},"End":true}}}`},
+		// The driver pins the oracle's StartTime (it would take the wall
+		// clock): the AWS format is milliseconds and Z, e.g.
+		// "2019-03-26T20:14:13.192Z" in the guide's context object.
+		{name: "context-execution-starttime", input: `{}`, def: `{"StartAt":"P","States":{
+			"P":{"Type":"Pass","Parameters":{"start.$":"$$.Execution.StartTime","id.$":"$$.Execution.Id","sm.$":"$$.StateMachine.Name"},"End":true}}}`},
 		{name: "resultpath-null-and-outputpath", input: `{"keep":true}`, def: `{"StartAt":"P","States":{
 			"P":{"Type":"Pass","Result":"gone","ResultPath":null,"Next":"Q"},
 			"Q":{"Type":"Pass","Result":{"a":{"b":1}},"ResultPath":"$.r","OutputPath":"$.r.a","End":true}}}`},

@@ -4,6 +4,20 @@
 // Output (stdout, JSON): an array of {status, output, error, cause, path, taskInputs}.
 import { StateMachine } from 'aws-local-stepfunctions';
 
+// The oracle overwrites context.Execution.StartTime with the wall clock
+// (execute() in main.node.esm.js: StartTime: new Date().toISOString(), its
+// only use of the argument-less Date constructor). To run an execution that
+// started when the spec says, the argument-less constructor gives that time
+// while a spec runs; Date.now() and every other use stay real.
+const RealDate = Date;
+let pinnedStart = null;
+globalThis.Date = class extends RealDate {
+  constructor(...args) {
+    if (args.length === 0 && pinnedStart !== null) super(pinnedStart);
+    else super(...args);
+  }
+};
+
 const chunks = [];
 for await (const c of process.stdin) chunks.push(c);
 const specs = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -52,6 +66,7 @@ visit(spec.definition.States);
 // The oracle's own validation (asl-validator, ~300 ms a definition) is
 // skipped: the Go side loads every definition first, and statemachines_test
 // runs asl-validator on the project's files.
+pinnedStart = spec.context?.Execution?.StartTime ?? null;
 const sm = new StateMachine(spec.definition, { validationOptions: { noValidate: true } });
 const ex = sm.run(spec.input, {
   overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
@@ -73,5 +88,6 @@ try {
   res.cause = inner.message;
 }
 await logs;
+pinnedStart = null;
 return res;
 }
