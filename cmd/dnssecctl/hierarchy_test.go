@@ -18,7 +18,7 @@ import (
 func startHierarchy(t *testing.T) (*hierarchy.Hierarchy, []string) {
 	t.Helper()
 	spec := hierarchy.DefaultSpec(time.Now())
-	spec.Zones = append(spec.Zones, demoZones...)
+	spec.Zones = append(spec.Zones, tourZones...)
 	h, err := hierarchy.Start(spec)
 	if err != nil {
 		t.Fatalf("hierarchy.Start() = %v", err)
@@ -140,15 +140,15 @@ func TestCheckBogusZoneIsAProblem(t *testing.T) {
 	}
 }
 
-func TestDemo(t *testing.T) {
+func TestTour(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"demo", "--dir", t.TempDir()}, &stdout, &stderr)
+	code := run(context.Background(), []string{"tour", "--dir", t.TempDir()}, &stdout, &stderr)
 	if code != exitOK {
-		t.Fatalf("demo exit = %d, stderr %q\n%s", code, stderr.String(), stdout.String())
+		t.Fatalf("tour exit = %d, stderr %q\n%s", code, stderr.String(), stdout.String())
 	}
 	for _, want := range []string{"Problems: none", "; fully validated", "; unsigned answer", "; bogus: dnssec-failed.test. DNSKEY"} {
 		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("demo output lacks %q", want)
+			t.Errorf("tour output lacks %q", want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/stack"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/workflows"
 )
 
 // virtualTick is how often `local up --clock virtual` moves its clock: ten
@@ -25,12 +26,13 @@ func runLocal(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "up" {
 		return usageError{"local: want 'dnssecctl local up [flags]'"}
 	}
-	fs := newFlagSet("local up", "local up [--clock real|virtual] [--endpoints FILE] [--dir DIR] [--speed N] [--json]", stdout)
+	fs := newFlagSet("local up", "local up [--clock real|virtual] [--endpoints FILE] [--dir DIR] [--speed N] [--statemachines DIR] [--json]", stdout)
 	clockName := fs.String("clock", "real", "`real` (short TTLs, for dig, delv and unbound) or virtual (Route 53's real TTLs, time runs --speed times faster)")
 	endpointsFile := fs.String("endpoints", "", "write the endpoints as JSON to `FILE`")
 	dir := fs.String("dir", "", "`DIR`ectory for the trust anchor files and unbound.conf (default a new temporary directory)")
 	speed := fs.Float64("speed", 60, "with --clock virtual, virtual seconds per real second")
 	asJSON := fs.Bool("json", false, "print the endpoints as JSON instead of for a person")
+	smDir := fs.String("statemachines", "", "the state machines `DIR`ectory served by Step Functions (default: statemachines/ of the clone around the working directory; without one, no Step Functions)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -61,6 +63,22 @@ func runLocal(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("local up: %w", err)
 	}
+	// The workflows: the step handlers over the stack in a runner on its
+	// clock, served as Step Functions at the same endpoint. On the virtual
+	// clock the ticker below drives time, not the runner.
+	var wf *workflows.Workflows
+	wopts := workflows.Options{Dir: *smDir, NoAutoAdvance: *clockName == "virtual"}
+	if wopts.Dir == "" {
+		if wopts.Dir, err = workflows.FindDir("."); err != nil {
+			fmt.Fprintf(stdout, "Note: %v; Step Functions is not served.\n", err)
+		}
+	}
+	if wopts.Dir != "" {
+		if wf, err = workflows.Start(s, wopts); err != nil {
+			return fmt.Errorf("local up: %w", err)
+		}
+		defer wf.Close()
+	}
 	if *dir == "" {
 		if *dir, err = os.MkdirTemp("", "dnssec-local-"); err != nil {
 			return fmt.Errorf("local up: %w", err)
@@ -76,6 +94,10 @@ func runLocal(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	} else {
 		printEndpoints(stdout, e)
+		if wf != nil {
+			printMachines(stdout, wf)
+			fmt.Fprintf(stdout, "  dnssecctl run --endpoint %s enable-signing --input input.json\n", e.AWS.EndpointURL)
+		}
 	}
 	// Written last: a script waiting for the file finds the stack ready.
 	if *endpointsFile != "" {

@@ -25,7 +25,8 @@ const usage = `dnssecctl: DNSSEC life cycle tooling for Route 53 hosted zones
 Usage:
   dnssecctl validate [flags] NAME [TYPE]   validate NAME/TYPE from the trust anchor down (like delv)
   dnssecctl check [flags] ZONE             query every parent and zone server: DS, DNSKEY, SOA, TTLs, chain
-  dnssecctl demo [flags]                   start a local signed hierarchy and run check and validate on it
+  dnssecctl demo [flags]                   the whole life cycle on the local stack, watched by resolvers: a timeline and a summary
+  dnssecctl tour [flags]                   start a local signed hierarchy and run check and validate on good and broken zones
   dnssecctl run [flags] WORKFLOW --input FILE|-   start a workflow execution (AWS, or --endpoint) and follow it
   dnssecctl task success|failure|heartbeat --token T   answer a task-token callback (e.g. the manual DS publisher)
   dnssecctl local up [flags]               run the local stack (AWS API emulators, DNS tree, VPC resolver) until interrupted
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCheck(ctx, args[1:], stdout)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout)
+	case "tour":
+		err = runTour(ctx, args[1:], stdout)
 	case "run":
 		err = runRun(ctx, args[1:], stdout, stderr)
 	case "task":

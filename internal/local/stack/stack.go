@@ -31,6 +31,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -158,6 +159,8 @@ type Stack struct {
 
 	httpSrv  *http.Server
 	endpoint string
+	// router is the AWS endpoint's current router; AddService swaps it.
+	router atomic.Pointer[awsemu.Router]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -165,6 +168,7 @@ type Stack struct {
 	unhook func()
 
 	mu        sync.Mutex
+	services  map[string]http.Handler // by awsemu.Service* name
 	vpcs      map[string]*vpcresolver.Server
 	domains   []string
 	pop       *population.Population
@@ -228,10 +232,14 @@ func Start(opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("stack: AWS endpoint: %w", err)
 	}
 	s.endpoint = "http://" + ln.Addr().String()
+	s.services = map[string]http.Handler{
+		awsemu.ServiceRoute53: s.r53, awsemu.ServiceKMS: s.kms, awsemu.ServiceDomains: s.dom,
+		awsemu.ServiceResolver: s.res, awsemu.ServiceSNS: s.sns,
+	}
+	s.router.Store(awsemu.NewRouter(s.services))
 	s.httpSrv = &http.Server{
-		Handler: awsemu.NewRouter(map[string]http.Handler{
-			awsemu.ServiceRoute53: s.r53, awsemu.ServiceKMS: s.kms, awsemu.ServiceDomains: s.dom,
-			awsemu.ServiceResolver: s.res, awsemu.ServiceSNS: s.sns,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.router.Load().ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 	}
