@@ -4,6 +4,7 @@
 package awsemu
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -74,7 +75,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"__type":"UnknownServiceException","message":"the local stack does not emulate service %q (%s %s)"}`, svc, r.Method, r.URL.Path)
+		json.NewEncoder(w).Encode(map[string]string{
+			"__type":  "UnknownServiceException",
+			"message": fmt.Sprintf("the local stack does not emulate service %q (%s %s)", svc, r.Method, r.URL.Path),
+		})
 		return
 	}
 	h.ServeHTTP(w, r)

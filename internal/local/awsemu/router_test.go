@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,5 +90,12 @@ func TestRouterRefusesUnknownService(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("status = %d, want 400 for a service the stack does not emulate", resp.StatusCode)
+	}
+	var body struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Type != "UnknownServiceException" || !strings.Contains(body.Message, `"ec2"`) {
+		t.Errorf("body = %+v, %v; want a JSON UnknownServiceException naming ec2", body, err)
 	}
 }
