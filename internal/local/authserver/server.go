@@ -4,7 +4,6 @@
 package authserver
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/authzone"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/dnslisten"
 )
 
 // Faults are the misbehaviours of one server. The zero value is a healthy
@@ -39,12 +39,9 @@ type Server struct {
 
 	queries atomic.Int64
 
-	addr    netip.AddrPort
-	udp     *dns.Server
-	tcp     *dns.Server
-	done    chan struct{}
-	serving sync.WaitGroup
-	close   sync.Once
+	ln    *dnslisten.Listener
+	done  chan struct{}
+	close sync.Once
 }
 
 // New returns a server for zones; call Start to serve them.
@@ -114,72 +111,35 @@ func (s *Server) Queries() int64 { return s.queries.Load() }
 func (s *Server) ResetQueries() { s.queries.Store(0) }
 
 // Addr returns the address the server listens on (after Start).
-func (s *Server) Addr() netip.AddrPort { return s.addr }
+func (s *Server) Addr() netip.AddrPort {
+	if s.ln == nil {
+		return netip.AddrPort{}
+	}
+	return s.ln.Addr()
+}
 
 // Start listens on addr over UDP and TCP and serves in the background. With
 // port 0 it picks a port free for both protocols. It fails when the address
 // is in use: the caller picks another.
 func (s *Server) Start(addr netip.AddrPort) error {
-	const attempts = 10 // port 0: a UDP port may be taken for TCP
-	var err error
-	for range attempts {
-		var pc net.PacketConn
-		var l net.Listener
-		pc, l, err = listen(addr)
-		if err == nil {
-			s.serve(pc, l)
-			return nil
-		}
-		if addr.Port() != 0 {
-			break
-		}
-	}
-	return fmt.Errorf("authserver: listen %v: %w", addr, err)
-}
-
-func listen(addr netip.AddrPort) (net.PacketConn, net.Listener, error) {
-	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	ln, err := dnslisten.Start(addr, s)
 	if err != nil {
-		return nil, nil, err
+		return fmt.Errorf("authserver: %w", err)
 	}
-	tcpAddr := net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port()))
-	l, err := net.ListenTCP("tcp", tcpAddr)
-	if err != nil {
-		pc.Close()
-		return nil, nil, err
-	}
-	return pc, l, nil
-}
-
-func (s *Server) serve(pc net.PacketConn, l net.Listener) {
-	s.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	s.udp = &dns.Server{PacketConn: pc, Handler: s}
-	s.tcp = &dns.Server{Listener: l, Handler: s}
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		s.serving.Add(1)
-		go func() {
-			defer s.serving.Done()
-			srv.ActivateAndServe()
-		}()
-		<-started
-	}
+	s.ln = ln
+	return nil
 }
 
 // Close stops the server and waits for its goroutines to end.
 func (s *Server) Close() error {
-	var errs []error
+	var err error
 	s.close.Do(func() {
 		close(s.done)
-		for _, srv := range []*dns.Server{s.udp, s.tcp} {
-			if srv != nil {
-				errs = append(errs, srv.Shutdown())
-			}
+		if s.ln != nil {
+			err = s.ln.Close()
 		}
-		s.serving.Wait()
 	})
-	return errors.Join(errs...)
+	return err
 }
 
 // ServeDNS answers one query; it implements dns.Handler.

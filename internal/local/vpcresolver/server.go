@@ -23,6 +23,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/dnslisten"
 )
 
 // Policy numbers, each with the reason it has this value.
@@ -35,9 +36,6 @@ const (
 	// UDPSize is the EDNS buffer size advertised (DNS flag day 2020): it
 	// avoids IP fragmentation.
 	UDPSize = 1232
-	// listenAttempts is how often Start retries port 0 when the UDP port it
-	// got is taken for TCP.
-	listenAttempts = 10
 )
 
 // Config configures one VPC resolver.
@@ -71,13 +69,10 @@ type Server struct {
 	queries atomic.Int64
 	flushes atomic.Int64
 
-	addr    netip.AddrPort
-	udp     *dns.Server
-	tcp     *dns.Server
-	ctx     context.Context // ends at Close, cancelling queries in flight
-	cancel  context.CancelFunc
-	serving sync.WaitGroup
-	close   sync.Once
+	ln     *dnslisten.Listener
+	ctx    context.Context // ends at Close, cancelling queries in flight
+	cancel context.CancelFunc
+	close  sync.Once
 }
 
 // New returns a VPC resolver that is not yet listening: Answer works, Start
@@ -125,53 +120,21 @@ func Start(cfg Config) (*Server, error) {
 }
 
 func (s *Server) listen(addr netip.AddrPort) error {
-	var err error
-	for range listenAttempts {
-		var pc net.PacketConn
-		var l net.Listener
-		if pc, l, err = listen(addr); err == nil {
-			s.serve(pc, l)
-			return nil
-		}
-		if addr.Port() != 0 {
-			break
-		}
-	}
-	return fmt.Errorf("%s: listen %v: %w", origin(s.vpcID), addr, err)
-}
-
-func listen(addr netip.AddrPort) (net.PacketConn, net.Listener, error) {
-	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	ln, err := dnslisten.Start(addr, s)
 	if err != nil {
-		return nil, nil, err
+		return fmt.Errorf("%s: %w", origin(s.vpcID), err)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).AddrPort().Port()
-	l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr(), port)))
-	if err != nil {
-		pc.Close()
-		return nil, nil, err
-	}
-	return pc, l, nil
-}
-
-func (s *Server) serve(pc net.PacketConn, l net.Listener) {
-	s.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	s.udp = &dns.Server{PacketConn: pc, Handler: s}
-	s.tcp = &dns.Server{Listener: l, Handler: s}
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		s.serving.Add(1)
-		go func() {
-			defer s.serving.Done()
-			srv.ActivateAndServe()
-		}()
-		<-started
-	}
+	s.ln = ln
+	return nil
 }
 
 // Addr returns the address the server listens on (after Start).
-func (s *Server) Addr() netip.AddrPort { return s.addr }
+func (s *Server) Addr() netip.AddrPort {
+	if s.ln == nil {
+		return netip.AddrPort{}
+	}
+	return s.ln.Addr()
+}
 
 // VPCID returns the VPC the server resolves for.
 func (s *Server) VPCID() string { return s.vpcID }
@@ -195,12 +158,9 @@ func (s *Server) Close() error {
 	var errs []error
 	s.close.Do(func() {
 		s.cancel()
-		for _, srv := range []*dns.Server{s.udp, s.tcp} {
-			if srv != nil {
-				errs = append(errs, srv.Shutdown())
-			}
+		if s.ln != nil {
+			errs = append(errs, s.ln.Close())
 		}
-		s.serving.Wait()
 	})
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: close: %w", origin(s.vpcID), err)
