@@ -94,8 +94,10 @@ type demoSummary struct {
 	Failures      int               `json:"failures"`
 	InsecureOK    int               `json:"insecureWhileUnsigned"`
 	FailureSample []string          `json:"failureSamples,omitempty"`
-	VirtualSecs   float64           `json:"virtualSeconds"`
-	WallSecs      float64           `json:"wallSeconds"`
+	// VPCValidation is the enable-validation run after the life cycle.
+	VPCValidation *vpcValidationSummary `json:"vpcValidation,omitempty"`
+	VirtualSecs   float64               `json:"virtualSeconds"`
+	WallSecs      float64               `json:"wallSeconds"`
 }
 
 type workflowSummary struct {
@@ -118,6 +120,9 @@ func (s demoSummary) ok() bool {
 		if w.Status != asl.StatusSucceeded {
 			return false
 		}
+	}
+	if s.VPCValidation != nil && s.VPCValidation.Status != asl.StatusSucceeded {
+		return false
 	}
 	return len(s.Workflows) > 0 && s.Failures == 0
 }
@@ -279,6 +284,11 @@ func demo(ctx context.Context, o demoOptions, out io.Writer) (demoSummary, error
 			w.secureFrom(d.zone, clk.Now().Add(neg))
 			fmt.Fprintf(out, "   %s is secure; resolvers may keep the parent's proof of no DS for its negative TTL %v: secure only from %s\n",
 				d.zone, neg, stamp(clk.Now().Add(neg)))
+		}
+	}
+	if _, ok := wf.Machine(workflows.EnableValidation); ok && len(sum.Workflows) == len(lifeCycle) && sum.ok() {
+		if sum.VPCValidation, err = runValidation(ctx, wf, sc, out, runTimeout); err != nil {
+			return sum, err
 		}
 	}
 	// Let the population run past the last change: every cache that held

@@ -37,6 +37,13 @@ func TestDemoLifeCycle(t *testing.T) {
 	if !sum.ok() {
 		t.Fatalf("demo summary not ok: %s\n%s", sum.verdict(), out.String())
 	}
+	// After the life cycle: enable-validation of the scenario VPC, its
+	// compatibility table printed (the bogus name SERVFAIL, the rest ok).
+	if v := sum.VPCValidation; v == nil || v.Status != asl.StatusSucceeded || len(v.VPCs) != 1 || len(v.VPCs[0].Table) != 3 {
+		t.Errorf("enable-validation in the demo: %+v", v)
+	} else if !strings.Contains(out.String(), "bogus     www.dnssec-failed.test. on         SERVFAIL") {
+		t.Errorf("the demo did not print the compatibility table:\n%s", out.String())
+	}
 
 	type want struct{ name, zone string }
 	wants := []want{

@@ -255,10 +255,10 @@ var Table = map[string]Function{
 	"verify-ds":      {}, // DNS observation of every parent server only
 	"withdraw-ds":    {Grants: withdrawDS},
 
-	// enable-validation (issue 6; not written yet)
+	// enable-validation
 	"update-resolver-validation": {Grants: []Grant{
 		{Actions: []string{"route53resolver:UpdateResolverDnssecConfig", "route53resolver:GetResolverDnssecConfig"}, On: ResolverConfigs, Why: "UpdateResolverDnssecConfig ENABLE/DISABLE and its status, per configured VPC"},
-		{Actions: []string{"route53resolver:ListResolverDnssecConfigs"}, On: Account, Why: "ListResolverDnssecConfigs has no resource-level permission"},
+		notify,
 	}},
 	"probe-vpc": {PerVPC: true},
 

@@ -92,6 +92,18 @@ func conformanceDefinition(def []byte, subs map[string]string) (out []byte, reas
 			switch {
 			case strings.HasPrefix(res, "arn:aws:lambda:"):
 				st["Resource"] = "arn:aws:lambda:us-east-1:123456789012:function:" + name
+			case res == "arn:aws:states:::lambda:invoke.waitForTaskToken":
+				// The oracle has no task-token callbacks; no generated
+				// scenario enters such a state (they are the manual
+				// publisher's waitForCallback branch), so the test's copy runs it
+				// as a plain lambda:invoke to accept the file.
+				p := asMap(st["Parameters"])
+				if p == nil {
+					return fmt.Sprintf("Task state %q: lambda:invoke.waitForTaskToken without Parameters", name)
+				}
+				st["Resource"] = "arn:aws:states:::lambda:invoke"
+				delete(p, "FunctionName.$")
+				p["FunctionName"] = name
 			case res == "arn:aws:states:::lambda:invoke":
 				p := asMap(st["Parameters"])
 				if p == nil {
@@ -193,9 +205,11 @@ type smScenario struct {
 	throwers   []string // each throws a named error on its first call
 }
 
-// smInput is the console input (internal/steps.Input).
+// smInput is the console input (internal/steps.Input), with the fields of
+// enable-validation's input (internal/steps.ValidationInput) too: the zone
+// workflows ignore them, and its Map needs a VPC to iterate over.
 func smInput(dryRun bool) string {
-	return fmt.Sprintf(`{"hostedZoneId":"Z0123456789ABCDEFGHIJ","zoneName":"example.test","dsPublisher":{"kind":"manual"},"safetyMarginSeconds":3600,"dryRun":%t}`, dryRun)
+	return fmt.Sprintf(`{"hostedZoneId":"Z0123456789ABCDEFGHIJ","zoneName":"example.test","dsPublisher":{"kind":"manual"},"safetyMarginSeconds":3600,"dryRun":%t,"vpcIds":["vpc-0a1b2c3d4e5f60718"],"validation":"ENABLE"}`, dryRun)
 }
 
 // smAnswer is the State a Task returns on its call-th call (from 1). The
@@ -478,6 +492,11 @@ func TestConformanceDefinitionHelpers(t *testing.T) {
 			name:    "plain ARN",
 			def:     `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${Fn}","End":true}}}`,
 			wantDef: `{"StartAt":"A","States":{"A":{"End":true,"Resource":"arn:aws:lambda:us-east-1:123456789012:function:A","Type":"Task"}}}`,
+		},
+		{
+			name:    "lambda:invoke.waitForTaskToken runs as lambda:invoke",
+			def:     `{"StartAt":"W","States":{"W":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"f","Payload":{"taskToken.$":"$$.Task.Token"}},"End":true}}}`,
+			wantDef: `{"StartAt":"W","States":{"W":{"End":true,"Parameters":{"FunctionName":"W","Payload":{"taskToken.$":"$$.Task.Token"}},"Resource":"arn:aws:states:::lambda:invoke","Type":"Task"}}}`,
 		},
 		{
 			name:    "lambda:invoke in a Parallel branch",

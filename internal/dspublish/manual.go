@@ -20,8 +20,10 @@ const maxSubject = 100
 // operator of the parent zone): Add and Remove publish one SNS message
 // saying exactly what to do, and then only report that the change is
 // awaited. Its Progress is never Done: the workflow goes on when every
-// parent server is observed serving the DS (or none serving it any more),
-// or when the person answers the task token the message carries.
+// parent server is observed serving the DS (or none serving it any more).
+// With a task token the message also asks the person to answer it once the
+// change is made (or to fail it when it cannot be); the answer ends the
+// wait for the person, never the observation.
 //
 // A message is published once per request: the Progress.Operation of a
 // call is the message's deduplication key, derived from the request (its
@@ -62,13 +64,13 @@ func (p *Manual) notify(ctx context.Context, req Request, add bool) (Progress, e
 	if add {
 		action, verb = "ADD_DS", "add"
 	}
-	key := dedupeKey(action, zone, ds, req.RequestID)
+	key := dedupeKey(action, zone, ds, req.RequestID, req.TaskToken)
 	awaited := fmt.Sprintf("waiting for every parent server of %s to serve DS %s", zone, dsShort(ds))
 	if !add {
 		awaited = fmt.Sprintf("waiting for no parent server of %s to serve DS %s", zone, dsShort(ds))
 	}
 	if req.TaskToken != "" {
-		awaited += ", or for the task token to be answered"
+		awaited = "waiting for the person to answer the task token; then " + awaited
 	}
 	if req.Operation == key {
 		return Progress{Operation: key, PollAfter: ManualPollInterval, Detail: "asked a person to " + verb + " the DS at the registrar; " + awaited}, nil
@@ -103,16 +105,23 @@ func (p *Manual) notify(ctx context.Context, req Request, add bool) (Progress, e
 }
 
 // dedupeKey is the deterministic key of one manual request: the same
-// action on the same DS of the same zone in the same request gets the
-// same key.
-func dedupeKey(action, zone string, ds *dns.DS, requestID string) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{"dspublish-manual", action, zone, dsRData(ds), requestID}, "\x00")))
+// action on the same DS of the same zone in the same request (and with the
+// same task token, when there is one) gets the same key. A new token (a
+// retried Task state gets one) gets a new key, so that the person is given
+// the token the workflow now waits for.
+func dedupeKey(action, zone string, ds *dns.DS, requestID, taskToken string) string {
+	parts := []string{"dspublish-manual", action, zone, dsRData(ds), requestID}
+	if taskToken != "" {
+		parts = append(parts, taskToken)
+	}
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "manual-" + hex.EncodeToString(h[:16])
 }
 
 // message writes the subject and body a person acts on.
 func message(zone string, ds *dns.DS, req Request, add bool, key string) (subject, body string) {
 	var b strings.Builder
+	var goal string // what every parent server must show
 	line := fmt.Sprintf("%s IN DS %s", zone, dsRData(ds))
 	if add {
 		subject = fmt.Sprintf("DNSSEC action needed: add DS %d for %s at its registrar", ds.KeyTag, zone)
@@ -135,17 +144,21 @@ func message(zone string, ds *dns.DS, req Request, add bool, key string) (subjec
 	if add {
 		fmt.Fprintf(&b, "What to do: in the DNSSEC (DS record) settings of %s at its registrar, add a DS record with exactly these values. "+
 			"Keep every DS record already there: do not replace or remove any.\n\n", zone)
-		fmt.Fprintf(&b, "The workflow waits. It queries every name server of the parent zone every %v and goes on only when every one of them serves this DS record", ManualPollInterval)
+		goal = "every one of them serves this DS record"
 	} else {
 		fmt.Fprintf(&b, "What to do: in the DNSSEC (DS record) settings of %s at its registrar, delete the DS record with exactly these values, and only that one: "+
 			"keep every other DS record. Removing another one can make the zone fail to resolve for validating resolvers.\n\n", zone)
-		fmt.Fprintf(&b, "The workflow waits. It queries every name server of the parent zone every %v and goes on only when none of them serves this DS record any more", ManualPollInterval)
+		goal = "none of them serves this DS record any more"
 	}
-	if req.TaskToken != "" {
-		fmt.Fprintf(&b, ", or when you confirm the change by answering its task token:\n\n")
-		fmt.Fprintf(&b, "    aws stepfunctions send-task-success --task-token '%s' --task-output '{}'\n\n", req.TaskToken)
+	if req.TaskToken == "" {
+		fmt.Fprintf(&b, "The workflow waits. It queries every name server of the parent zone every %v and goes on only when %s.\n\n", ManualPollInterval, goal)
 	} else {
-		fmt.Fprintf(&b, ".\n\n")
+		fmt.Fprintf(&b, "The workflow waits for your answer. Once the change is made at the registrar, confirm it by answering the task token:\n\n")
+		fmt.Fprintf(&b, "    dnssecctl task success --token '%s'\n", req.TaskToken)
+		fmt.Fprintf(&b, "    (or: aws stepfunctions send-task-success --task-token '%s' --task-output '{}')\n\n", req.TaskToken)
+		fmt.Fprintf(&b, "Your confirmation does not replace the check: the workflow then still observes every parent server and goes on only when %s. "+
+			"If the change cannot be made, stop the workflow (it then fails with your error) with:\n\n", goal)
+		fmt.Fprintf(&b, "    dnssecctl task failure --token '%s' --error RegistrarRejectedDS --cause 'why'\n\n", req.TaskToken)
 	}
 	if req.RequestID != "" {
 		fmt.Fprintf(&b, "Request: %s\n", req.RequestID)

@@ -42,6 +42,11 @@ type Settings struct {
 	DomainName string `json:"domainName,omitempty"`
 	// TopicARN is the SNS topic a person watches (KindManual).
 	TopicARN string `json:"topicArn,omitempty"`
+	// WaitForCallback (KindManual) makes the workflow wait for the person
+	// to answer the task token the message carries (send-task-success once
+	// the DS is changed) instead of polling the parent meanwhile; every
+	// parent server is still observed before the workflow goes on.
+	WaitForCallback bool `json:"waitForCallback,omitempty"`
 }
 
 var (
@@ -65,6 +70,9 @@ func (s Settings) Validate(zone string) error {
 			return nil
 		}
 		return &InvalidPublisherSettingError{Kind: s.Kind, Setting: setting, Value: value, Reason: "not a setting of this publisher kind"}
+	}
+	if s.WaitForCallback && s.Kind != KindManual && s.Kind != "" {
+		return &InvalidPublisherSettingError{Kind: s.Kind, Setting: "waitForCallback", Value: "true", Reason: "not a setting of this publisher kind (only a person answers a task token)"}
 	}
 	switch s.Kind {
 	case "":

@@ -22,6 +22,8 @@ func TestSettingsValidate(t *testing.T) {
 		{name: "registered domain", zone: "Example.COM.", s: Settings{Kind: KindRoute53Domains, DomainName: "example.com"}},
 		{name: "manual", zone: "example.org", s: Settings{Kind: KindManual, TopicARN: topic}},
 		{name: "manual FIFO topic", zone: "example.org", s: Settings{Kind: KindManual, TopicARN: topic + ".fifo"}},
+		{name: "manual waiting for a callback", zone: "example.org", s: Settings{Kind: KindManual, TopicARN: topic, WaitForCallback: true}},
+		{name: "callback on a registrar publisher", zone: "example.com", s: Settings{Kind: KindRoute53Domains, DomainName: "example.com", WaitForCallback: true}, wantErr: "InvalidPublisherSettingError", wantText: "waitForCallback"},
 
 		{name: "no kind", zone: "example.com", s: Settings{}, wantErr: "MissingPublisherSettingError", wantText: "no publisher kind"},
 		{name: "unknown kind", zone: "example.com", s: Settings{Kind: "godaddy"}, wantErr: "UnknownPublisherKindError", wantText: `"godaddy"`},

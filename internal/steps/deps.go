@@ -66,6 +66,8 @@ type Clients struct {
 	KMS     KMSAPI
 	Domains dspublish.DomainsAPI // only for the route53Domains publisher
 	SNS     SNSAPI
+	// Resolver is Route 53 Resolver (enable-validation only).
+	Resolver ResolverAPI
 }
 
 // Config is the deployment's configuration of the steps.
@@ -92,6 +94,9 @@ type Config struct {
 	// IPv4Only leaves out IPv6 server addresses (Lambda functions outside a
 	// VPC have no IPv6 route).
 	IPv4Only bool
+	// VPCResolver is the resolver probe-vpc queries: the VPC's Route 53
+	// Resolver (DefaultVPCResolver inside a VPC).
+	VPCResolver netip.AddrPort
 }
 
 // Handler holds the dependencies of every step; each step is a method with

@@ -31,6 +31,13 @@ const (
 // operation (State.DSOperation); adding a DS already there does nothing.
 // Publisher errors keep their dspublish names (RegistrarOperationFailedError,
 // RegistrarRefusedError, ParentDelegationMissingError...).
+//
+// With a task token (manual publisher only, waitForCallback: a
+// waitForTaskToken Task that discards the answer and waits for the
+// person's callback), the message carries the token and how to answer it;
+// a message that could not be sent (SNS busy) is a ServiceBusyError, retried
+// by the state machine, since nobody would otherwise ever answer. The
+// callback opens no gate: verify-ds follows it.
 func (h *Handler) PublishDS(ctx context.Context, ev Event) (State, error) {
 	const step = "publish-ds"
 	s, err := ev.state(step)
@@ -40,6 +47,9 @@ func (h *Handler) PublishDS(ctx context.Context, ev Event) (State, error) {
 	k, err := s.keyFor(step, ev.Key)
 	if err != nil {
 		return State{}, err
+	}
+	if ev.TaskToken != "" && s.Publisher.Kind != dspublish.KindManual {
+		return State{}, &StateError{Step: step, Reason: fmt.Sprintf("a task token is answered by a person: the %s publisher takes none", s.Publisher.Kind)}
 	}
 	pub, err := h.publisher(s)
 	if err != nil {
@@ -52,6 +62,7 @@ func (h *Handler) PublishDS(ctx context.Context, ev Event) (State, error) {
 	req := dspublish.Request{
 		Zone: s.Zone, DS: k.DSRR(s.Zone), DNSKEY: k.DNSKEY(s.Zone), Operation: s.DSOperation,
 		RequestID: s.ExecutionARN + "/" + step + "/" + ev.Action + "/" + k.Name,
+		TaskToken: ev.TaskToken,
 	}
 	var p dspublish.Progress
 	switch ev.Action {
@@ -64,6 +75,9 @@ func (h *Handler) PublishDS(ctx context.Context, ev Event) (State, error) {
 	}
 	if err != nil {
 		return State{}, named(step, err)
+	}
+	if ev.TaskToken != "" && p.Operation == "" {
+		return State{}, &ServiceBusyError{Service: "sns", Operation: "Publish", Code: "Busy", Message: p.Detail}
 	}
 	s.DSOperation, s.DSDetail = p.Operation, p.Detail
 	if p.Done || s.Publisher.Kind == dspublish.KindManual {

@@ -112,15 +112,16 @@ func TestEnableSigningEndToEnd(t *testing.T) {
 		transitions        int64
 		calls              map[string]int
 	}{
-		// 23 states on the straight path (one Wait for the publish-ds
-		// gate and the observation after it included), 2 + 2 polls for
+		// 24 states on the straight path (one Wait for the publish-ds
+		// gate and the observation after it included, and the Choice
+		// between polling and waiting for a callback), 2 + 2 polls for
 		// the KSK's and the signing change to be INSYNC (Route 53: 60 s,
 		// polled every 20 s; 3 transitions each: Choice, Wait, Task), and
 		// the publisher's polls: Route 53 Domains 6 (an operation of 5.5
 		// minutes polled every minute), the parent hosted zone 3. The count
 		// does not depend on the TTLs the gate waits for (TestGateWaitCost).
-		{"example", w.sc.ZoneID, "example.test.", map[string]any{"kind": "route53Domains", "domainName": "example.test"}, 53, enableCalls("AssociateDelegationSignerToDomain")},
-		{"app", w.sc.ChildZoneID, "app.example.test.", map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": w.sc.ZoneID}, 44, enableCalls("ChangeResourceRecordSets:UPSERT:DS")},
+		{"example", w.sc.ZoneID, "example.test.", map[string]any{"kind": "route53Domains", "domainName": "example.test"}, 54, enableCalls("AssociateDelegationSignerToDomain")},
+		{"app", w.sc.ChildZoneID, "app.example.test.", map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": w.sc.ZoneID}, 45, enableCalls("ChangeResourceRecordSets:UPSERT:DS")},
 	}
 	w.calls.reset()
 	for _, r := range runs {

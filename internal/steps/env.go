@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53domains"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
@@ -30,6 +31,7 @@ const (
 	EnvTrustAnchorFile    = "DNS_TRUST_ANCHOR_FILE"    // DS/DNSKEY file; the IANA anchors when empty
 	EnvDNSIPv6            = "DNS_IPV6"                 // "true" to query IPv6 server addresses too
 	EnvMaxAttempts        = "AWS_SDK_MAX_ATTEMPTS"     // SDK attempts per call; DefaultSDKMaxAttempts when empty
+	EnvVPCResolver        = "VPC_RESOLVER"             // probe-vpc: addr[:port] of the VPC resolver; DefaultVPCResolver when empty
 	DefaultSDKMaxAttempts = 6
 )
 
@@ -67,6 +69,14 @@ func ConfigFromEnv() (Config, error) {
 		}
 		cfg.Port = uint16(p)
 	}
+	cfg.VPCResolver = DefaultVPCResolver
+	if v := os.Getenv(EnvVPCResolver); v != "" {
+		ap, err := parseResolverAddr(v)
+		if err != nil {
+			return cfg, fmt.Errorf("steps: %s: %w", EnvVPCResolver, err)
+		}
+		cfg.VPCResolver = ap
+	}
 	if v := os.Getenv(EnvTrustAnchorFile); v != "" {
 		a, err := dnssec.LoadAnchorFile(v)
 		if err != nil {
@@ -99,9 +109,10 @@ func NewFromEnv(ctx context.Context) (*Handler, error) {
 		return nil, fmt.Errorf("steps: AWS config: %w", err)
 	}
 	return New(cfg, Deps{Clients: Clients{
-		Route53: route53.NewFromConfig(awsCfg),
-		KMS:     kms.NewFromConfig(awsCfg),
-		Domains: route53domains.NewFromConfig(awsCfg),
-		SNS:     sns.NewFromConfig(awsCfg),
+		Route53:  route53.NewFromConfig(awsCfg),
+		KMS:      kms.NewFromConfig(awsCfg),
+		Domains:  route53domains.NewFromConfig(awsCfg),
+		SNS:      sns.NewFromConfig(awsCfg),
+		Resolver: route53resolver.NewFromConfig(awsCfg),
 	}})
 }

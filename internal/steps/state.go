@@ -40,6 +40,16 @@ type Event struct {
 	Key string `json:"key,omitempty"`
 	// Goal is "served" (default) or "withdrawn" for verify-ds.
 	Goal string `json:"goal,omitempty"`
+	// TaskToken ($$.Task.Token) is given to publish-ds by the
+	// waitForTaskToken Task of the manual publisher with waitForCallback:
+	// the message asks the person to answer it once the DS is changed.
+	TaskToken string `json:"taskToken,omitempty"`
+	// VPCID is the VPC of one enable-validation Map iteration
+	// ($$.Map.Item.Value).
+	VPCID string `json:"vpcId,omitempty"`
+	// VPCResults are the states of enable-validation's Map iterations, for
+	// its summary.
+	VPCResults []State `json:"vpcResults,omitempty"`
 }
 
 // Execution identifies the running execution ($$.Execution).
@@ -105,6 +115,10 @@ type State struct {
 
 	// Disable is disable-signing's own part of the state (disable.go).
 	Disable *DisableState `json:"disable,omitempty"`
+
+	// Validation is enable-validation's own part of the state
+	// (validation.go).
+	Validation *ValidationState `json:"validation,omitempty"`
 }
 
 // KSKRef is one key-signing key as the workflows track it.

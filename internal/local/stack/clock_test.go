@@ -95,6 +95,13 @@ func TestAlarmStartsAnExecution(t *testing.T) {
 	if err := e.s.DisableKMSKey(ctx, arn); err != nil {
 		t.Fatal(err)
 	}
+	// Route 53 learns of the key change on its own goroutine; GetDNSSEC
+	// re-checks at once. Without this the auto-advanced Wait could pass
+	// every alarm period before the KSK is ACTION_NEEDED, and no alarm fires.
+	if k, _ := e.ksk(t, e.sc.ZoneID); aws.ToString(k.Status) != "ACTION_NEEDED" {
+		got := aws.ToString(k.Status)
+		t.Fatalf("KSK status after disabling its key = %s, want ACTION_NEEDED", got)
+	}
 	wait, err := asl.Load([]byte(`{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":600,"End":true}}}`), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -49,4 +49,14 @@ var Steps = []Step{
 	{"DisableSigningFunctionArn", (*steps.Handler).DisableSigning},
 	{"RetireKsksFunctionArn", (*steps.Handler).RetireKSKs},
 	{"RetireKmsKeysFunctionArn", (*steps.Handler).RetireKMSKeys},
+	// enable-validation
+	{"UpdateResolverValidationFunctionArn", (*steps.Handler).UpdateResolverValidation},
+	{"ProbeVpcFunctionArn", (*steps.Handler).ProbeVPC},
 }
+
+// PerVPC are the placeholders of steps deployed once per VPC (infra:
+// permissions.Function.PerVPC): the substitution is the function name
+// prefix "<...>:function:<prefix>-<step>-" and the state machine appends
+// the VPC ID (States.Format). Start registers one function per stack VPC,
+// each querying that VPC's resolver.
+var PerVPC = map[string]bool{"ProbeVpcFunctionArn": true}

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53domains"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
@@ -51,6 +52,9 @@ const (
 	// AlarmResponse is started by the stack's alarms when its file exists
 	// (issue 6).
 	AlarmResponse = "alarm-response"
+	// EnableValidation sets Route 53 Resolver DNSSEC validation of VPCs
+	// and probes each VPC's resolver.
+	EnableValidation = "enable-validation"
 )
 
 const (
@@ -164,6 +168,9 @@ func Start(st *stack.Stack, opts Options) (*Workflows, error) {
 	if err := Register(w.Runner, h, subs, opts.Wrap); err != nil {
 		return nil, err
 	}
+	if err := registerPerVPC(w.Runner, st, h, subs, opts.Wrap); err != nil {
+		return nil, err
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "*"+definitionSuffix))
 	if err != nil {
 		return nil, fmt.Errorf("workflows: %w", err)
@@ -217,6 +224,7 @@ func NewHandler(st *stack.Stack, topicARN string) (*steps.Handler, error) {
 			Clients: steps.Clients{
 				Route53: route53.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg),
 				Domains: route53domains.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg),
+				Resolver: route53resolver.NewFromConfig(cfg),
 			},
 			Observer:    obs,
 			NewResolver: func() (steps.Resolver, error) { return dnssec.NewResolver(rc) },
@@ -237,12 +245,49 @@ func Register(r *asl.Runner, h *steps.Handler, subs map[string]string, wrap func
 		if !ok {
 			return fmt.Errorf("workflows: %s is not in %s", s.Placeholder, SubstitutionsFile)
 		}
+		if PerVPC[s.Placeholder] {
+			continue // registerPerVPC
+		}
 		fn := HandlerFunc(func(ctx context.Context, ev steps.Event) (steps.State, error) { return s.Method(h, ctx, ev) })
 		var hd any = fn
 		if wrap != nil {
 			hd = wrap(s.Placeholder, fn)
 		}
 		r.Register(FunctionName(arn), hd)
+	}
+	return nil
+}
+
+// registerPerVPC registers the per-VPC steps once per VPC of st, as the
+// deployment does (<function name>-<vpc id>, each querying its VPC's
+// resolver), and turns their substitutions into the name prefix the state
+// machine appends the VPC ID to. VPCs added to st later have none.
+func registerPerVPC(r *asl.Runner, st *stack.Stack, h *steps.Handler, subs map[string]string, wrap func(string, HandlerFunc) any) error {
+	for _, s := range Steps {
+		if !PerVPC[s.Placeholder] {
+			continue
+		}
+		arn, ok := subs[s.Placeholder]
+		if !ok {
+			return fmt.Errorf("workflows: %s is not in %s", s.Placeholder, SubstitutionsFile)
+		}
+		if !strings.HasSuffix(arn, "-") {
+			arn += "-"
+			subs[s.Placeholder] = arn
+		}
+		for _, vpc := range st.VPCs() {
+			addr, ok := st.VPCResolver(vpc)
+			if !ok {
+				continue
+			}
+			hv := h.ForVPC(addr)
+			fn := HandlerFunc(func(ctx context.Context, ev steps.Event) (steps.State, error) { return s.Method(hv, ctx, ev) })
+			var hd any = fn
+			if wrap != nil {
+				hd = wrap(s.Placeholder, fn)
+			}
+			r.Register(FunctionName(arn)+vpc, hd)
+		}
 	}
 	return nil
 }
