@@ -16,7 +16,9 @@
 // targets), ds.go (publish-ds, verify-ds), finish.go (validate-chain, notify,
 // release-lock). Per workflow: preflight.go and kms.go and ksk.go for
 // enable-signing (prepare-kms-key and create-ksk are reused by rotate-ksk);
-// rotate.go and disable.go for the others, each in its own files.
+// rotate.go, rotate_ksk.go, rotate_errors.go for rotate-ksk, disable.go and
+// disable_errors.go for disable-signing, validation.go for enable-validation
+// (VPCs, not zones: its own input and steps).
 //
 // # Handlers
 //
