@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -74,6 +75,16 @@ func newEnv(t *testing.T, opts Options) *env {
 		// the stack's clock) is off for these tests.
 		cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 		s.Route53().SetThrottle(0, 0)
+	} else {
+		// On the real clock Route 53's 5 requests per second stay on, as in
+		// AWS; the tests poll, so the client retries Throttling like a
+		// patient production client instead of giving up after 3 tries.
+		cfg.Retryer = func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 20
+				o.MaxBackoff = time.Second
+			})
+		}
 	}
 	return &env{
 		s: s, sc: sc,
