@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/hierarchy"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/unboundtest"
 )
 
 // The cross-check runs the good and broken hierarchies, signed at the real
@@ -82,31 +83,8 @@ func startUnbound(t testing.TB, h *hierarchy.Hierarchy, validate bool) netip.Add
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "unbound", "-d", "-c", conf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("unbound: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("unbound (validate=%v) log:\n%s", validate, logs.String())
-		}
-	})
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg).SetQuestion(".", dns.TypeSOA)
-	for deadline := time.Now().Add(crossCheckTimeout); ; time.Sleep(20 * time.Millisecond) {
-		if _, _, err := c.Exchange(m, listen.String()); err == nil {
-			return listen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound did not answer on %v:\n%s", listen, logs.String())
-		}
-	}
+	unboundtest.Start(t, conf, listen)
+	return listen
 }
 
 // unboundVerdict asks the validating unbound: SERVFAIL is bogus, AD is

@@ -1,8 +1,6 @@
 package dnstree
 
 import (
-	"bytes"
-	"context"
 	"net/netip"
 	"os/exec"
 	"testing"
@@ -12,16 +10,14 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/hierarchy"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/unboundtest"
 )
 
 // startUnbound runs a validating unbound in front of the tree and returns
 // its address; it stops when the test ends.
 func startUnbound(t *testing.T, tree *Tree) netip.AddrPort {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		t.Skip("unbound is not installed: skipping the cross-check with an independent validator")
-	}
+	unboundtest.Binary(t) // skips the test without unbound
 	root := tree.RootServers()[0].Addr().As4()
 	listen := netip.AddrPortFrom(netip.AddrFrom4([4]byte{root[0], root[1], root[2], 254}), tree.Port())
 	dir := t.TempDir()
@@ -29,32 +25,8 @@ func startUnbound(t *testing.T, tree *Tree) netip.AddrPort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", "-c", conf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("unbound log:\n%s", logs.String())
-		}
-	})
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg).SetQuestion(".", dns.TypeSOA)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, _, err := c.Exchange(m, listen.String()); err == nil {
-			return listen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound did not answer on %v", listen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	unboundtest.Start(t, conf, listen)
+	return listen
 }
 
 // TestUnbound validates the tree with unbound, on the real clock: secure

@@ -1,8 +1,6 @@
 package hierarchy
 
 import (
-	"bytes"
-	"context"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/authzone"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/unboundtest"
 )
 
 // startUnbound runs unbound in front of h and returns its address; it is
@@ -21,10 +20,7 @@ import (
 // its network (.253 without validation).
 func startUnbound(t *testing.T, h *Hierarchy, validate bool) netip.AddrPort {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		t.Skip("unbound is not installed: skipping the cross-check with an independent validator")
-	}
+	unboundtest.Binary(t) // skips the test without unbound
 	root := h.RootServers()[0].Addr().As4()
 	last := byte(254)
 	if !validate {
@@ -39,31 +35,8 @@ func startUnbound(t *testing.T, h *Hierarchy, validate bool) netip.AddrPort {
 	if out, err := exec.Command("unbound-checkconf", conf).CombinedOutput(); err != nil {
 		t.Fatalf("unbound-checkconf: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", "-c", conf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("unbound log:\n%s", logs.String())
-		}
-	})
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg).SetQuestion(".", dns.TypeSOA)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, _, err := c.Exchange(m, listen.String()); err == nil {
-			return listen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound did not answer on %v", listen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	unboundtest.Start(t, conf, listen)
+	return listen
 }
 
 func resolve(t *testing.T, resolver netip.AddrPort, name string, qtype uint16) *dns.Msg {

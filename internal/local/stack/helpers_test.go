@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/unboundtest"
 )
 
 // t0 is the start of the virtual clock.
@@ -297,48 +296,13 @@ func query(t *testing.T, addr netip.AddrPort, name string, qtype uint16) *dns.Ms
 // skipped without unbound.
 func startUnbound(t *testing.T, s *Stack) (addr netip.AddrPort, stop func()) {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		t.Skip("unbound is not installed: skipping the cross-check with an independent validator")
-	}
+	unboundtest.Binary(t) // skips the test without unbound
 	listen := s.UnboundListen()
 	conf, err := s.WriteUnboundConfig(t.TempDir(), listen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", "-c", conf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("unbound log:\n%s", logs.String())
-		}
-	})
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg).SetQuestion(".", dns.TypeSOA)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, _, err := c.Exchange(m, listen.String()); err == nil {
-			return listen, stop
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound did not answer on %v", listen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return listen, unboundtest.Start(t, conf, listen)
 }
 
 // answers counts the records of qtype in a response's answer section.

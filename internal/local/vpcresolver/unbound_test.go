@@ -1,11 +1,8 @@
 package vpcresolver
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -14,16 +11,14 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/hierarchy"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/unboundtest"
 )
 
 // startUnbound runs unbound in front of h, validating or not, and returns
 // its address; it is stopped when the test ends.
 func startUnbound(t *testing.T, h *hierarchy.Hierarchy, validate bool) netip.AddrPort {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		t.Skip("unbound is not installed: skipping the cross-check with an independent validator")
-	}
+	unboundtest.Binary(t) // skips the test without unbound
 	root := h.RootServers()[0].Addr().As4()
 	last := byte(252)
 	if !validate {
@@ -35,31 +30,8 @@ func startUnbound(t *testing.T, h *hierarchy.Hierarchy, validate bool) netip.Add
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", "-c", conf)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("unbound log:\n%s", logs.String())
-		}
-	})
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg).SetQuestion(".", dns.TypeSOA)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, _, err := c.Exchange(m, listen.String()); err == nil {
-			return listen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound did not answer on %v", listen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	unboundtest.Start(t, conf, listen)
+	return listen
 }
 
 // TestAgreesWithUnbound asks the VPC resolver and unbound the same
