@@ -300,6 +300,36 @@ func (s *Service) zoneForKSK(zoneID, name string) (*zone, *ksk, *apiError) {
 
 // internalFailureKSK returns a KSK of z other than except that has status
 // INTERNAL_FAILURE.
+// zoneInternalFailure is Route 53's refusal of a KSK change while the zone's
+// signing is in INTERNAL_FAILURE.
+func zoneInternalFailure(z *zone) *apiError {
+	return errorf(CodeInvalidSigningStatus, "DNSSEC signing of hosted zone %s is in status INTERNAL_FAILURE; enable or disable DNSSEC signing first", z.id)
+}
+
+// internalFailure refuses a KSK change while the zone, or one of its KSKs
+// other than except, is in INTERNAL_FAILURE.
+func internalFailure(z *zone, except *ksk) *apiError {
+	if z.failure == InternalFailure {
+		return zoneInternalFailure(z)
+	}
+	if f := z.internalFailureKSK(except); f != nil {
+		return errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s has status INTERNAL_FAILURE; activate or deactivate it first", f.name)
+	}
+	return nil
+}
+
+// changeableKSK holds the guards ActivateKeySigningKey and
+// DeactivateKeySigningKey share, in Route 53's order.
+func changeableKSK(z *zone, k *ksk) *apiError {
+	if z.failure == InternalFailure {
+		return zoneInternalFailure(z)
+	}
+	if k.status == KSKDeleting {
+		return errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s is being deleted", k.name)
+	}
+	return internalFailure(z, k)
+}
+
 func (z *zone) internalFailureKSK(except *ksk) *ksk {
 	for _, k := range z.ksks {
 		if k != except && k.status == KSKInternalFailure {
@@ -339,11 +369,9 @@ func (s *Service) createKSK(r *http.Request, _ []string) (reply, *apiError) {
 			"The key-signing key name %q is not valid: use 3 to 128 letters, digits and underscores", name)
 	case status != KSKActive && status != KSKInactive:
 		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The initial status of a key-signing key must be ACTIVE or INACTIVE, not %q", status)
-	case z.failure == InternalFailure:
-		return reply{}, errorf(CodeInvalidSigningStatus, "DNSSEC signing of hosted zone %s is in status INTERNAL_FAILURE; enable or disable DNSSEC signing first", z.id)
 	}
-	if f := z.internalFailureKSK(nil); f != nil {
-		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s has status INTERNAL_FAILURE; activate or deactivate it first", f.name)
+	if aerr := internalFailure(z, nil); aerr != nil {
+		return reply{}, aerr
 	}
 	for _, k := range z.ksks {
 		if k.name == name {
@@ -380,14 +408,8 @@ func (s *Service) activateKSK(_ *http.Request, args []string) (reply, *apiError)
 	if aerr != nil {
 		return reply{}, aerr
 	}
-	switch {
-	case z.failure == InternalFailure:
-		return reply{}, errorf(CodeInvalidSigningStatus, "DNSSEC signing of hosted zone %s is in status INTERNAL_FAILURE; enable or disable DNSSEC signing first", z.id)
-	case k.status == KSKDeleting:
-		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s is being deleted", k.name)
-	}
-	if f := z.internalFailureKSK(k); f != nil {
-		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s has status INTERNAL_FAILURE; activate or deactivate it first", f.name)
+	if aerr := changeableKSK(z, k); aerr != nil {
+		return reply{}, aerr
 	}
 	if p := s.kmsProblem(z.id, k.kmsARN); p != "" {
 		return reply{}, errorf(CodeInvalidKMSArn, "The key-signing key %s cannot be activated: %s", k.name, p)
@@ -443,14 +465,8 @@ func (s *Service) deactivateKSK(r *http.Request, args []string) (reply, *apiErro
 	if aerr != nil {
 		return reply{}, aerr
 	}
-	switch {
-	case z.failure == InternalFailure:
-		return reply{}, errorf(CodeInvalidSigningStatus, "DNSSEC signing of hosted zone %s is in status INTERNAL_FAILURE; enable or disable DNSSEC signing first", z.id)
-	case k.status == KSKDeleting:
-		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s is being deleted", k.name)
-	}
-	if f := z.internalFailureKSK(k); f != nil {
-		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s has status INTERNAL_FAILURE; activate or deactivate it first", f.name)
+	if aerr := changeableKSK(z, k); aerr != nil {
+		return reply{}, aerr
 	}
 	if z.signing && k.status != KSKInactive {
 		others := 0
@@ -487,7 +503,7 @@ func (s *Service) deleteKSK(_ *http.Request, args []string) (reply, *apiError) {
 	}
 	switch {
 	case z.failure == InternalFailure:
-		return reply{}, errorf(CodeInvalidSigningStatus, "DNSSEC signing of hosted zone %s is in status INTERNAL_FAILURE; enable or disable DNSSEC signing first", z.id)
+		return reply{}, zoneInternalFailure(z)
 	case k.status != KSKInactive:
 		return reply{}, errorf(CodeInvalidKeySigningKeyStatus, "The key-signing key %s has status %s; deactivate it before deleting it", k.name, k.status)
 	}
