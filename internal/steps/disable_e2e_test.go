@@ -197,22 +197,14 @@ func newDisableWorld(t *testing.T) *disableWorld {
 
 // disableHandlers maps the placeholders of disable-signing.asl.json to
 // their handlers.
-func (w *disableWorld) disableHandlers() map[string]func(context.Context, steps.Event) (steps.State, error) {
-	return map[string]func(context.Context, steps.Event) (steps.State, error){
-		"PreflightDisableFunctionArn": w.h.PreflightDisable,
-		"WithdrawDsFunctionArn":       w.h.WithdrawDS,
-		"ProveInsecureFunctionArn":    w.h.ProveInsecure,
-		"DisableSigningFunctionArn":   w.h.DisableSigning,
-		"RetireKsksFunctionArn":       w.h.RetireKSKs,
-		"RetireKmsKeysFunctionArn":    w.h.RetireKMSKeys,
+func (w *disableWorld) disableHandlers() map[string]stepFunc {
+	return handlers(w.h,
+		"PreflightDisableFunctionArn", "WithdrawDsFunctionArn", "ProveInsecureFunctionArn",
+		"DisableSigningFunctionArn", "RetireKsksFunctionArn", "RetireKmsKeysFunctionArn",
 		// The generic steps the state machine reuses, in case the shared
 		// list lacks one.
-		"ObserveZoneFunctionArn": w.h.ObserveZone,
-		"VerifyDsFunctionArn":    w.h.VerifyDS,
-		"CheckChangeFunctionArn": w.h.CheckChange,
-		"NotifyFunctionArn":      w.h.Notify,
-		"ReleaseLockFunctionArn": w.h.ReleaseLock,
-	}
+		"ObserveZoneFunctionArn", "VerifyDsFunctionArn", "CheckChangeFunctionArn",
+		"NotifyFunctionArn", "ReleaseLockFunctionArn")
 }
 
 // registerAll registers every step (those of the shared list and

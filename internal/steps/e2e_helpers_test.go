@@ -3,9 +3,11 @@ package steps_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,7 @@ import (
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dspublish"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/stack"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/workflows"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/observe"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/steps"
 )
@@ -220,33 +223,45 @@ func substitutions(t *testing.T) map[string]string {
 	return subs
 }
 
-// stepHandlers maps each placeholder of the state machines to its handler.
-func (w *world) stepHandlers() map[string]any {
-	h := w.h
-	return map[string]any{
-		"PreflightEnableFunctionArn": h.PreflightEnable,
-		"PrepareKmsKeyFunctionArn":   h.PrepareKMSKey,
-		"CreateKskFunctionArn":       h.CreateKSK,
-		"EnableSigningFunctionArn":   h.EnableSigning,
-		"CheckChangeFunctionArn":     h.CheckChange,
-		"ObserveZoneFunctionArn":     h.ObserveZone,
-		"PublishDsFunctionArn":       h.PublishDS,
-		"VerifyDsFunctionArn":        h.VerifyDS,
-		"ValidateChainFunctionArn":   h.ValidateChain,
-		"NotifyFunctionArn":          h.Notify,
-		"ReleaseLockFunctionArn":     h.ReleaseLock,
+// stepFunc is the shape of every step handler.
+type stepFunc = func(context.Context, steps.Event) (steps.State, error)
+
+// handlers binds the steps behind placeholders to h, from the one table of
+// step placeholders and Handler methods (workflows.Steps, which the demo and
+// `local up` register too).
+func handlers(h *steps.Handler, placeholders ...string) map[string]stepFunc {
+	out := map[string]stepFunc{}
+	for _, s := range workflows.Steps {
+		if slices.Contains(placeholders, s.Placeholder) {
+			method := s.Method
+			out[s.Placeholder] = func(ctx context.Context, ev steps.Event) (steps.State, error) { return method(h, ctx, ev) }
+		}
 	}
+	if len(out) != len(placeholders) {
+		panic(fmt.Sprintf("handlers(%q): some placeholder is not in workflows.Steps", placeholders))
+	}
+	return out
+}
+
+// stepHandlers maps each placeholder of enable-signing (and the steps it
+// shares with the other workflows) to its handler.
+func (w *world) stepHandlers() map[string]stepFunc {
+	return handlers(w.h,
+		"PreflightEnableFunctionArn", "PrepareKmsKeyFunctionArn", "CreateKskFunctionArn",
+		"EnableSigningFunctionArn", "CheckChangeFunctionArn", "ObserveZoneFunctionArn",
+		"PublishDsFunctionArn", "VerifyDsFunctionArn", "ValidateChainFunctionArn",
+		"NotifyFunctionArn", "ReleaseLockFunctionArn")
 }
 
 // register registers every step with the runner under its function's name,
 // each wrapped by wrap when given (placeholder name, handler).
-func (w *world) register(wrap func(placeholder string, fn func(context.Context, steps.Event) (steps.State, error)) any) {
+func (w *world) register(wrap func(placeholder string, fn stepFunc) any) {
 	for ph, fn := range w.stepHandlers() {
 		arn := w.subs[ph]
 		name := arn[strings.LastIndex(arn, ":")+1:]
 		var hd any = fn
 		if wrap != nil {
-			hd = wrap(ph, fn.(func(context.Context, steps.Event) (steps.State, error)))
+			hd = wrap(ph, fn)
 		}
 		w.runner.Register(name, hd)
 	}

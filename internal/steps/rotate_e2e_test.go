@@ -65,16 +65,10 @@ func newRotateWorld(t *testing.T) *rotateWorld {
 
 // rotateHandlers maps the placeholders of rotate-ksk's own steps to their
 // handlers.
-func (rw *rotateWorld) rotateHandlers() map[string]func(context.Context, steps.Event) (steps.State, error) {
-	h := rw.h
-	return map[string]func(context.Context, steps.Event) (steps.State, error){
-		"PreflightRotateFunctionArn":     h.PreflightRotate,
-		"ProveNewKeyFunctionArn":         h.ProveNewKey,
-		"DeactivateKskFunctionArn":       h.DeactivateKSK,
-		"DeleteKskFunctionArn":           h.DeleteKSK,
-		"ScheduleKeyDeletionFunctionArn": h.ScheduleKeyDeletion,
-		"RollbackGateFunctionArn":        h.RollbackGate,
-	}
+func (rw *rotateWorld) rotateHandlers() map[string]stepFunc {
+	return handlers(rw.h,
+		"PreflightRotateFunctionArn", "ProveNewKeyFunctionArn", "DeactivateKskFunctionArn",
+		"DeleteKskFunctionArn", "ScheduleKeyDeletionFunctionArn", "RollbackGateFunctionArn")
 }
 
 // registerAll registers every step, the generic ones and rotate-ksk's, each
