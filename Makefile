@@ -5,7 +5,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 BOOTSTRAPS := $(addsuffix /bootstrap,$(addprefix build/,$(FUNCTIONS)))
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build cli test test-short lint bench demo clean synth deploy
+.PHONY: all build cli test test-short lint bench bench-fleet demo clean synth deploy
 all: build
 
 ## build: every functions/<step> as an arm64 bootstrap for provided.al2023, plus the CLI
@@ -37,6 +37,11 @@ lint:
 ## bench: benchmarks with ratios against baselines measured in the same run
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
+
+## bench-fleet: fleet-rotate of FLEET_ZONES zones (10,000) on the virtual clock with Route 53's 5 requests/s
+FLEET_ZONES ?= 10000
+bench-fleet:
+	DNSSEC_FLEET_ZONES=$(FLEET_ZONES) $(GO) test -run '^$$' -bench FleetRotate -benchtime 1x -timeout 4h ./internal/local/workflows/
 
 ## demo: the life cycle on the local stack
 demo: cli

@@ -37,7 +37,10 @@ func (b *builder) wildcards(kind permissions.Resource) (wildcard, bool) {
 			"kms:CreateKey (and kms:TagResource on creation) has no resource before the key exists; the statement is conditioned on kms:KeySpec ECC_NIST_P256, kms:KeyUsage SIGN_VERIFY, a dnssec-autopilot:zone request tag and only dnssec-autopilot:* tag keys"}, true
 	case permissions.Account:
 		return wildcard{"Resource::*",
-			"Route 53 Domains and route53resolver:ListResolverDnssecConfigs support no resource-level permissions (Service Authorization Reference); only the listed read and DS association calls are allowed"}, true
+			"Route 53 Domains, route53:ListHostedZonesByName and route53resolver:ListResolverDnssecConfigs support no resource-level permissions (Service Authorization Reference); only the listed read and DS association calls are allowed"}, true
+	case permissions.AllHostedZones:
+		return wildcard{"Resource::arn:<AWS::Partition>:route53:::hostedzone/*",
+			"fleet-rotate selects the hosted zones that carry a tag, which no deploy-time list can name; read-only (ListTagsForResources, GetDNSSEC): the rotations themselves act only on the configured zones"}, true
 	case permissions.KeyMetadata:
 		return wildcard{kms + "key/*",
 			"read-only metadata (DescribeKey, GetKeyPolicy, ListResourceTags) of this account's us-east-1 keys, to verify a key an operator supplies by ARN at run time and report a wrong spec, usage, state or policy by name"}, true

@@ -444,6 +444,8 @@ func (b *builder) resources(kind permissions.Resource) ([]string, map[string]any
 			}
 		}
 		return out, nil
+	case permissions.AllHostedZones:
+		return []string{fmt.Sprintf("arn:%s:route53:::hostedzone/*", *awscdk.Aws_PARTITION())}, nil
 	case permissions.Route53Changes:
 		return []string{fmt.Sprintf("arn:%s:route53:::change/*", *awscdk.Aws_PARTITION())}, nil
 	case permissions.NewKMSKeys:

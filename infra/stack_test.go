@@ -505,7 +505,7 @@ func TestIAMScoping(t *testing.T) {
 		{"prepare-kms-key", []string{`"aws:RequestTag/dnssec-autopilot:zone":"false"`, `"aws:TagKeys":["dnssec-autopilot:*"]`, `"kms:KeySpec":"ECC_NIST_P256"`, ":alias/dnssec-autopilot/*"}, nil},
 		// Deletion only of tagged keys.
 		{"retire-kms-keys", []string{`"aws:ResourceTag/dnssec-autopilot:zone":"false"`}, nil},
-		{"start-rotations", []string{":stateMachine:dnssec-autopilot-rotate-ksk", ":execution:dnssec-autopilot-rotate-ksk:*"}, nil},
+		{"list-batch", []string{":route53:::hostedzone/*", "route53:ListTagsForResources"}, []string{"route53:Change", "route53:Activate"}},
 		{"probe-vpc", []string{"ec2:CreateNetworkInterface"}, []string{"route53", "kms:"}},
 	} {
 		roles := s.stack.Roles[c.fn]

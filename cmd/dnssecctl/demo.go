@@ -96,6 +96,9 @@ type demoSummary struct {
 	FailureSample []string          `json:"failureSamples,omitempty"`
 	// VPCValidation is the enable-validation run after the life cycle.
 	VPCValidation *vpcValidationSummary `json:"vpcValidation,omitempty"`
+	// AlarmResponse is the alarm-response run the demo's fault starts
+	// after the life cycle.
+	AlarmResponse *alarmResponseSummary `json:"alarmResponse,omitempty"`
 	VirtualSecs   float64               `json:"virtualSeconds"`
 	WallSecs      float64               `json:"wallSeconds"`
 }
@@ -122,6 +125,9 @@ func (s demoSummary) ok() bool {
 		}
 	}
 	if s.VPCValidation != nil && s.VPCValidation.Status != asl.StatusSucceeded {
+		return false
+	}
+	if s.AlarmResponse != nil && !s.AlarmResponse.ok() {
 		return false
 	}
 	return len(s.Workflows) > 0 && s.Failures == 0
@@ -286,6 +292,11 @@ func demo(ctx context.Context, o demoOptions, out io.Writer) (demoSummary, error
 				d.zone, neg, stamp(clk.Now().Add(neg)))
 		}
 	}
+	if _, ok := wf.Machine(workflows.AlarmResponse); ok && len(sum.Workflows) == len(lifeCycle) && sum.ok() {
+		if sum.AlarmResponse, err = runAlarmResponse(ctx, st, wf, sc, out, runTimeout); err != nil {
+			return sum, err
+		}
+	}
 	if _, ok := wf.Machine(workflows.EnableValidation); ok && len(sum.Workflows) == len(lifeCycle) && sum.ok() {
 		if sum.VPCValidation, err = runValidation(ctx, wf, sc, out, runTimeout); err != nil {
 			return sum, err
@@ -404,6 +415,9 @@ func printSummary(out io.Writer, s demoSummary) {
 	tw.Flush()
 	for _, sk := range s.Skipped {
 		fmt.Fprintf(out, "  skipped: %s\n", sk)
+	}
+	if a := s.AlarmResponse; a != nil {
+		fmt.Fprintf(out, "  alarm-response %s: %s, outcome %q (%d repairs)\n", a.Zone, a.Status, a.Outcome, len(a.Actions))
 	}
 	fmt.Fprintf(out, "  (minimum safe: the waits the gates needed for the TTLs observed in the run, without the safety margin; clock time adds the margin and the propagation of each change)\n")
 	fmt.Fprintf(out, "Resolver population: %d resolvers, %d validations, %d failures (bogus, no answer, or insecure for a signed zone); %d insecure answers while a zone was legitimately unsigned or in transition\n",

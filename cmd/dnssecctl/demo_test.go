@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/workflows"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/steps"
 )
 
 // demoT0 starts the demo's virtual clock in tests.
@@ -45,6 +46,15 @@ func TestDemoLifeCycle(t *testing.T) {
 		t.Errorf("the demo did not print the compatibility table:\n%s", out.String())
 	}
 
+	// The fault after the life cycle: the alarm starts alarm-response,
+	// which enables the key, activates the KSK again and verifies.
+	if a := sum.AlarmResponse; a == nil || a.Status != asl.StatusSucceeded || a.Outcome != steps.AlarmRepaired ||
+		a.Metric != "DNSSECKeySigningKeysNeedingAction" || len(a.Actions) != 2 || a.ChainStatus != "secure" {
+		t.Errorf("alarm-response in the demo: %+v", a)
+	} else if !strings.HasPrefix(a.Actions[0], "enabled KMS key ") || !strings.HasPrefix(a.Actions[1], "activated KSK ") {
+		t.Errorf("alarm-response actions %q, want the key enabled then the KSK activated", a.Actions)
+	}
+
 	type want struct{ name, zone string }
 	wants := []want{
 		{workflows.EnableSigning, "example.test."},
@@ -62,6 +72,7 @@ func TestDemoLifeCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
+		AlarmResponse  map[string]any   `json:"alarmResponse"`
 		Workflows      []map[string]any `json:"workflows"`
 		Validations    *int             `json:"validations"`
 		Failures       *int             `json:"failures"`
@@ -75,6 +86,9 @@ func TestDemoLifeCycle(t *testing.T) {
 	}
 	if *doc.Validations <= 0 || *doc.Failures != 0 {
 		t.Errorf("validations = %d, failures = %d; want > 0 and 0", *doc.Validations, *doc.Failures)
+	}
+	if doc.AlarmResponse["status"] != asl.StatusSucceeded || doc.AlarmResponse["outcome"] != steps.AlarmRepaired {
+		t.Errorf("summary JSON alarmResponse = %v, want SUCCEEDED and repaired", doc.AlarmResponse)
 	}
 	if len(doc.Workflows) != len(wants) {
 		t.Fatalf("summary has %d workflows, want %d:\n%s", len(doc.Workflows), len(wants), b)
@@ -113,6 +127,9 @@ func TestDemoLifeCycle(t *testing.T) {
 		"+ DS TTL 86400s",
 		"WaitDisableGate: waited",
 		"every workflow succeeded",
+		"== alarm-response example.test. (the KMS key of KSK ",
+		"did: enabled KMS key ",
+		"alarm-response example.test.: SUCCEEDED, outcome \"repaired\" (2 repairs)",
 	} {
 		if !strings.Contains(text, s) {
 			t.Errorf("demo output lacks %q", s)

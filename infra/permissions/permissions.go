@@ -64,6 +64,11 @@ const (
 	RotateKSK Resource = "rotate-ksk-state-machine"
 	// RotateKSKExecutions: arn:aws:states:...:execution:<rotate-ksk name>:*.
 	RotateKSKExecutions Resource = "rotate-ksk-executions"
+	// AllHostedZones: arn:aws:route53:::hostedzone/*, read-only: the
+	// tags of every hosted zone, to select a fleet by tag (a selected zone
+	// outside the configuration is then refused to the rotation's own
+	// functions, which act on ManagedZones only).
+	AllHostedZones Resource = "all-hosted-zones"
 	// Account: "*". Only for actions that support no resource-level
 	// permission (AccountLevelActions); each is a reviewed cdk-nag
 	// suppression.
@@ -79,6 +84,7 @@ var AccountLevelActions = []string{
 	"route53domains:GetOperationDetail",
 	"route53domains:ListOperations",
 	"route53resolver:ListResolverDnssecConfigs",
+	"route53:ListHostedZonesByName",
 	"ec2:DescribeNetworkInterfaces",
 	"ec2:CreateNetworkInterface",
 	"ec2:DeleteNetworkInterface",
@@ -123,6 +129,10 @@ const DefaultTimeoutSeconds = 120
 
 // Reusable grants.
 var (
+	fleetSelect = []Grant{
+		{Actions: []string{"route53:ListHostedZonesByName"}, On: Account, Why: "ListHostedZonesByName: the zones of the account in order, to select a fleet by tag and cut it into batches"},
+		{Actions: []string{"route53:ListTagsForResources"}, On: AllHostedZones, Why: "ListTagsForResources: which zones carry the fleet's tag and their DS publisher tag"},
+	}
 	readZone = Grant{
 		Actions: []string{"route53:GetHostedZone", "route53:GetDNSSEC"},
 		On:      ManagedZones,
@@ -262,22 +272,29 @@ var Table = map[string]Function{
 	}},
 	"probe-vpc": {PerVPC: true},
 
-	// alarm-response (issue 6; not written yet)
+	// alarm-response (internal/steps/alarm.go)
 	"diagnose": {Grants: []Grant{readZone,
-		{Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy"}, On: KeyMetadata, Why: "state, pending deletion and policy of each KSK's key"},
+		{Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags"}, On: KeyMetadata, Why: "state, pending deletion and policy of each KSK's key; its dnssec-autopilot:zone tag says whether it may be repaired"},
 	}},
-	"remediate": {Grants: []Grant{readZone,
+	"remediate": {Grants: []Grant{
+		{Actions: []string{"route53:GetDNSSEC"}, On: ManagedZones, Why: "GetDNSSEC: re-read the KSKs before repairing, and verify SIGNING/ACTIVE after"},
 		{Actions: []string{"kms:EnableKey", "kms:CancelKeyDeletion", "kms:PutKeyPolicy"}, On: WorkflowKeys, Why: "enable a disabled key, cancel a pending deletion, restore the Route 53 policy statement: workflow keys only"},
-		{Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy"}, On: KeyMetadata, Why: "re-read the key after a repair"},
-		{Actions: []string{"route53:ActivateKeySigningKey"}, On: ManagedZones, Why: "re-activate the KSK after its key is repaired (Route 53 troubleshooting guide)"},
+		{Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags"}, On: KeyMetadata, Why: "re-read the key and its tag before a repair (a Lambda retry repairs only what is still missing)"},
+		{Actions: []string{"route53:ActivateKeySigningKey"}, On: ManagedZones, Why: "re-activate the KSK after its key is repaired, or once after INTERNAL_FAILURE (Route 53 troubleshooting guide)"},
+		{Actions: []string{"route53:EnableHostedZoneDNSSEC"}, On: ManagedZones, Why: "once after the zone's INTERNAL_FAILURE: the API reference says to enable (or disable) signing again; never disable"},
 		kskKMS,
+		notify, topicKey,
 	}},
 
-	// fleet-rotate (issue 6; not written yet)
-	"start-rotations": {Grants: []Grant{
-		{Actions: []string{"states:StartExecution"}, On: RotateKSK, Why: "StartExecution of one child rotate-ksk per zone"},
-		{Actions: []string{"states:DescribeExecution"}, On: RotateKSKExecutions, Why: "DescribeExecution of the children"},
-	}},
+	// fleet-rotate (the children are rotate-ksk executions: the state
+	// machine's role starts them)
+	// plan-fleet lists every zone and its tags once: about 11 requests per
+	// 100 zones at Route 53's 5 per second, 900 s (Lambda's longest) is
+	// enough for about 30,000 zones.
+	"plan-fleet": {Grants: fleetSelect, TimeoutSeconds: 900},
+	"list-batch": {Grants: append(slices.Clone(fleetSelect),
+		Grant{Actions: []string{"route53:GetDNSSEC"}, On: AllHostedZones, Why: "GetDNSSEC: the age of the active KSK of a selected zone (minKeyAgeDays)"})},
+	"summarize-fleet": {Grants: []Grant{notify}},
 }
 
 // Sorted returns the table's function names in order.

@@ -29,7 +29,7 @@ func isAborted(e *StateError) bool { return e != nil && e.Name == "States.Aborte
 func (e *Execution) lastEventID() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return int64(len(e.events))
+	return e.eventCount
 }
 
 // firstError keeps the first real failure among concurrent children.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ type Options struct {
 	// NoAutoAdvance keeps a virtual clock still even when every branch of
 	// every execution is waiting on it (the caller then advances it).
 	NoAutoAdvance bool
+	// HistoryLimit, when above zero, keeps only about the last
+	// HistoryLimit events of each execution (event IDs still count every
+	// event; OnEvent still sees them all): a fleet of thousands of
+	// executions, each event carrying its state, fits in memory.
+	HistoryLimit int
 }
 
 // Runner executes state machines locally. It is safe for concurrent use.
@@ -165,6 +171,7 @@ type Execution struct {
 
 	mu          sync.Mutex
 	events      []Event
+	eventCount  int64 // every event written, kept or not
 	transitions int64
 	done        chan struct{}
 	result      Result
@@ -808,9 +815,13 @@ func (th *thread) event(typ, detailsKey string, details map[string]any) {
 	e := th.e
 	now := e.r.clock.Now()
 	e.mu.Lock()
-	id := int64(len(e.events)) + 1
+	e.eventCount++
+	id := e.eventCount
 	ev := Event{ID: id, PreviousEventID: th.prev, Timestamp: now, Type: typ, DetailsKey: detailsKey, Details: details}
 	e.events = append(e.events, ev)
+	if limit := e.r.opts.HistoryLimit; limit > 0 && len(e.events) >= 2*limit {
+		e.events = slices.Clone(e.events[len(e.events)-limit:]) // amortised: a copy per limit events
+	}
 	th.prev = id
 	e.mu.Unlock()
 	if h := e.r.opts.OnEvent; h != nil {

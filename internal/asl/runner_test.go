@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -684,5 +685,40 @@ func TestLint(t *testing.T) {
 	p = Lint([]byte(unreachable), nil)
 	if len(p) != 1 || !strings.Contains(p[0].String(), "unreachable") {
 		t.Errorf("Lint(unreachable) = %v, want an unreachable state", p)
+	}
+}
+
+// TestHistoryLimit: with HistoryLimit the runner keeps only the newest
+// events, yet numbers every event and shows every one to OnEvent.
+func TestHistoryLimit(t *testing.T) {
+	states := map[string]any{}
+	for i := range 50 {
+		st := map[string]any{"Type": "Pass", "Next": fmt.Sprintf("P%d", i+1)}
+		if i == 49 {
+			st = map[string]any{"Type": "Pass", "End": true}
+		}
+		states[fmt.Sprintf("P%d", i)] = st
+	}
+	def, _ := json.Marshal(map[string]any{"StartAt": "P0", "States": states})
+	sm, err := Load(def, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen atomic.Int64
+	r := NewRunner(clock.NewVirtual(testStart), Options{HistoryLimit: 10, OnEvent: func(*Execution, Event) { seen.Add(1) }})
+	ex := r.Start(context.Background(), sm, "", json.RawMessage(`{}`))
+	if res := ex.Wait(); res.Status != StatusSucceeded {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	h := ex.History()
+	total := int64(1 + 50*2 + 1) // started, entered+exited per state, succeeded
+	if len(h) > 20 || len(h) < 10 {
+		t.Errorf("kept %d events, want 10 to 20", len(h))
+	}
+	if last := h[len(h)-1]; last.ID != total || last.Type != "ExecutionSucceeded" {
+		t.Errorf("last event %d %s, want %d ExecutionSucceeded", last.ID, last.Type, total)
+	}
+	if seen.Load() != total {
+		t.Errorf("OnEvent saw %d events, want %d", seen.Load(), total)
 	}
 }

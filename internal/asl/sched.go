@@ -75,6 +75,14 @@ func (r *Runner) advanceLocked() {
 	}
 }
 
+// Sleep waits d on the runner's clock from inside a running Task's handler
+// (which holds a busy unit): on a virtual clock the wait lets time move, as
+// a Wait state does, so a handler's own back-off (an SDK retry after
+// Throttling) sees the API's rate limit refill. It fails only when ctx ends.
+// Outside a running Task it would unbalance the busy count: never call it
+// there.
+func (r *Runner) Sleep(ctx context.Context, d time.Duration) error { return r.sleep(ctx, d) }
+
 // sleep waits d on the clock; the caller holds a busy unit and holds it
 // again when sleep returns. It fails only when ctx ends.
 func (r *Runner) sleep(ctx context.Context, d time.Duration) error {

@@ -203,6 +203,8 @@ type smScenario struct {
 	keepKMS    bool     // disable.deleteKmsKeys false
 	firstThrow string   // every Task's first call throws this error (a retried one)
 	throwers   []string // each throws a named error on its first call
+	// needsPerson: alarm-response's remediate leaves work for a person.
+	needsPerson bool
 }
 
 // smInput is the console input (internal/steps.Input), with the fields of
@@ -229,6 +231,9 @@ func smAnswer(sc smScenario, stateName string, call int, first bool) map[string]
 		"gate":         map[string]any{"at": smPastGate, "ready": !(sc.firstGate && call == 1)},
 		"disable":      map[string]any{"deleteKmsKeys": !sc.keepKMS},
 		"timeline":     []any{fmt.Sprintf("%s#%d", stateName, call)},
+		// alarm-response: verify and end SUCCEEDED, or (needsPerson)
+		// notify the runbook and fail with AlarmNotRemediableError.
+		"alarm": map[string]any{"verify": !sc.needsPerson, "dsPublished": true, "outcome": map[bool]string{false: "repaired", true: "needs-person"}[sc.needsPerson], "cause": "scripted runbook"},
 	}
 	if !first {
 		s["ksk"] = ksk("ksk_20261127060000", "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==")
@@ -287,6 +292,9 @@ func smScenarios(t *testing.T, w smWorkflow) []smScenario {
 	base := []smScenario{
 		{name: "happy"},
 		{name: "dry-run", dryRun: true},
+	}
+	if w.file == "alarm-response.asl.json" {
+		base = append(base, smScenario{name: "needs-person", needsPerson: true})
 	}
 	out := append([]smScenario(nil), base...)
 	out = append(out,

@@ -32,6 +32,9 @@ type Route53API interface {
 	DeleteKeySigningKey(ctx context.Context, in *route53.DeleteKeySigningKeyInput, opts ...func(*route53.Options)) (*route53.DeleteKeySigningKeyOutput, error)
 	EnableHostedZoneDNSSEC(ctx context.Context, in *route53.EnableHostedZoneDNSSECInput, opts ...func(*route53.Options)) (*route53.EnableHostedZoneDNSSECOutput, error)
 	DisableHostedZoneDNSSEC(ctx context.Context, in *route53.DisableHostedZoneDNSSECInput, opts ...func(*route53.Options)) (*route53.DisableHostedZoneDNSSECOutput, error)
+	// fleet-rotate's selection of tagged zones
+	ListHostedZonesByName(ctx context.Context, in *route53.ListHostedZonesByNameInput, opts ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error)
+	ListTagsForResources(ctx context.Context, in *route53.ListTagsForResourcesInput, opts ...func(*route53.Options)) (*route53.ListTagsForResourcesOutput, error)
 }
 
 // KMSAPI lists the KMS calls the steps make; *kms.Client satisfies it.
@@ -42,6 +45,10 @@ type KMSAPI interface {
 	CreateAlias(ctx context.Context, in *kms.CreateAliasInput, opts ...func(*kms.Options)) (*kms.CreateAliasOutput, error)
 	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, opts ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
 	ScheduleKeyDeletion(ctx context.Context, in *kms.ScheduleKeyDeletionInput, opts ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
+	// alarm-response's repairs
+	EnableKey(ctx context.Context, in *kms.EnableKeyInput, opts ...func(*kms.Options)) (*kms.EnableKeyOutput, error)
+	CancelKeyDeletion(ctx context.Context, in *kms.CancelKeyDeletionInput, opts ...func(*kms.Options)) (*kms.CancelKeyDeletionOutput, error)
+	PutKeyPolicy(ctx context.Context, in *kms.PutKeyPolicyInput, opts ...func(*kms.Options)) (*kms.PutKeyPolicyOutput, error)
 }
 
 // SNSAPI lists the SNS call the steps make; *sns.Client satisfies it.
@@ -97,6 +104,10 @@ type Config struct {
 	// VPCResolver is the resolver probe-vpc queries: the VPC's Route 53
 	// Resolver (DefaultVPCResolver inside a VPC).
 	VPCResolver netip.AddrPort
+	// AlarmRepairsOff turns off alarm-response repairs by their input names
+	// (AlarmRepairs: "enableKey", "restorePolicy"...) unless an execution's
+	// input turns them on.
+	AlarmRepairsOff []string
 }
 
 // Handler holds the dependencies of every step; each step is a method with

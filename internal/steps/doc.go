@@ -1,5 +1,6 @@
 // Package steps holds the Lambda steps of the workflows (enable-signing,
-// rotate-ksk, disable-signing) as methods of one Handler, over small
+// rotate-ksk, disable-signing, enable-validation, alarm-response,
+// fleet-rotate) as methods of one Handler, over small
 // consumer-side interfaces, and the conventions every step follows so that
 // the state machines in statemachines/*.asl.json can chain, retry, poll, wait
 // and catch them the same way.
@@ -18,7 +19,11 @@
 // enable-signing (prepare-kms-key and create-ksk are reused by rotate-ksk);
 // rotate.go, rotate_ksk.go, rotate_errors.go for rotate-ksk, disable.go and
 // disable_errors.go for disable-signing, validation.go for enable-validation
-// (VPCs, not zones: its own input and steps).
+// (VPCs, not zones: its own input and steps), alarm.go, alarm_repair.go and
+// alarm_notify.go for alarm-response (diagnose, remediate, verify, report;
+// its input is an EventBridge alarm event or a zone), fleet.go for
+// fleet-rotate (plan-fleet, list-batch, summarize-fleet: the rotations
+// themselves are rotate-ksk child executions).
 //
 // # Handlers
 //
@@ -79,6 +84,7 @@
 // ParentNotSecureError, AlreadySignedError, ConcurrentRunError, the
 // KMSKey*Error family, KSKConflictError, SigningInternalFailureError (Route
 // 53 INTERNAL_FAILURE: stop), PropagationTimeoutError, ChainNotSecureError,
+// AlarmNotRemediableError (alarm-response: a person must act),
 // and dspublish's (RegistrarOperationFailedError...). Retryable:
 // ServiceBusyError (Throttling, ConcurrentModification,
 // PriorRequestNotComplete... left after the SDK's retries) and

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -32,6 +34,7 @@ const (
 	EnvDNSIPv6            = "DNS_IPV6"                 // "true" to query IPv6 server addresses too
 	EnvMaxAttempts        = "AWS_SDK_MAX_ATTEMPTS"     // SDK attempts per call; DefaultSDKMaxAttempts when empty
 	EnvVPCResolver        = "VPC_RESOLVER"             // probe-vpc: addr[:port] of the VPC resolver; DefaultVPCResolver when empty
+	EnvAlarmRepairsOff    = "ALARM_REPAIRS_OFF"        // alarm-response: comma-separated repairs off unless an input turns them on
 	DefaultSDKMaxAttempts = 6
 )
 
@@ -77,6 +80,15 @@ func ConfigFromEnv() (Config, error) {
 		}
 		cfg.VPCResolver = ap
 	}
+	if v := os.Getenv(EnvAlarmRepairsOff); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(alarmRepairSwitches, name) {
+				return cfg, fmt.Errorf("steps: %s: unknown repair %q (want some of %s)", EnvAlarmRepairsOff, name, strings.Join(alarmRepairSwitches, ", "))
+			}
+			cfg.AlarmRepairsOff = append(cfg.AlarmRepairsOff, name)
+		}
+	}
 	if v := os.Getenv(EnvTrustAnchorFile); v != "" {
 		a, err := dnssec.LoadAnchorFile(v)
 		if err != nil {
@@ -103,7 +115,7 @@ func NewFromEnv(ctx context.Context) (*Handler, error) {
 		}
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(DNSSECRegion), config.WithRetryer(func() aws.Retryer {
-		return retry.AddWithErrorCodes(retry.AddWithMaxAttempts(retry.NewStandard(), attempts), "ConcurrentModification")
+		return NewRetryer(attempts)
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("steps: AWS config: %w", err)
@@ -115,4 +127,18 @@ func NewFromEnv(ctx context.Context) (*Handler, error) {
 		SNS:      sns.NewFromConfig(awsCfg),
 		Resolver: route53resolver.NewFromConfig(awsCfg),
 	}})
+}
+
+// NewRetryer is the SDK retryer of the steps: the standard one (exponential
+// back-off with full jitter up to 20 s, Throttling and 5xx retried) with
+// attempts attempts, Route 53's ConcurrentModification retried too, and no
+// client-side retry quota: a Lambda instance serves one invocation at a
+// time, and under a fleet's Throttling the quota would fail calls that a
+// back-off lets through.
+func NewRetryer(attempts int) aws.RetryerV2 {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = attempts
+		o.RateLimiter = ratelimit.None
+		o.Retryables = append(slices.Clone(o.Retryables), retry.RetryableErrorCode{Codes: map[string]struct{}{"ConcurrentModification": {}}})
+	})
 }

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -50,6 +51,12 @@ type Event struct {
 	// VPCResults are the states of enable-validation's Map iterations, for
 	// its summary.
 	VPCResults []State `json:"vpcResults,omitempty"`
+	// FleetResults are the outputs of fleet-rotate's Map iterations (per
+	// zone in a batch, per batch in the fleet), for summarize-fleet.
+	FleetResults []json.RawMessage `json:"fleetResults,omitempty"`
+	// Failure is the error a Catch caught ($.error), for a step that
+	// reports it (alarm-response's notify).
+	Failure *Failure `json:"failure,omitempty"`
 }
 
 // Execution identifies the running execution ($$.Execution).
@@ -119,6 +126,12 @@ type State struct {
 	// Validation is enable-validation's own part of the state
 	// (validation.go).
 	Validation *ValidationState `json:"validation,omitempty"`
+
+	// Alarm is alarm-response's own part of the state (alarm.go).
+	Alarm *AlarmState `json:"alarm,omitempty"`
+
+	// Fleet is fleet-rotate's own part of the state (fleet.go).
+	Fleet *FleetState `json:"fleet,omitempty"`
 }
 
 // KSKRef is one key-signing key as the workflows track it.

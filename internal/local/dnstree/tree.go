@@ -111,7 +111,7 @@ func Start(cfg Config) (*Tree, error) {
 			// New hosted zones get their servers before anyone asks
 			// the TLD for their addresses.
 			if s := r53.Load(); s != nil {
-				s.Sync()
+				s.SyncNew()
 			}
 		})
 	}
@@ -178,6 +178,11 @@ func (t *Tree) RegisterDomain(name string, nameservers []string) error {
 // Sync starts the name servers of hosted zones created since the last
 // event of the Route 53 emulator (see r53dns.Service.Sync).
 func (t *Tree) Sync() error { return t.r53.Sync() }
+
+// SyncDue records the hosted zones whose changes became INSYNC by now (see
+// r53dns.Service.SyncDue): what a clock move needs, at the cost of those
+// zones only.
+func (t *Tree) SyncDue(now time.Time) error { return t.r53.SyncDue(now) }
 
 // Port returns the port every server listens on.
 func (t *Tree) Port() uint16 { return t.h.Port() }

@@ -137,7 +137,7 @@ func Start(cfg Config) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
-	s.cancel = cfg.Source.Subscribe(func(string) { s.Sync() })
+	s.cancel = cfg.Source.Subscribe(func(id string) { s.SyncZones([]string{id}) })
 	return s, nil
 }
 
@@ -172,6 +172,66 @@ func (s *Service) Sync() error {
 		hz.observe(s.cfg.Source, s.clk.Now())
 	}
 	return errors.Join(errs...)
+}
+
+// SyncZones records the current state of the zones ids (a Source event,
+// or the changes that became INSYNC by a clock move), and starts the
+// servers of zones created since the last Sync: it costs what those zones
+// cost, not what every zone does.
+func (s *Service) SyncZones(ids []string) error {
+	if len(ids) == 0 {
+		return s.SyncNew()
+	}
+	s.syncMu.Lock()
+	var unknown bool
+	now := s.clk.Now()
+	for _, id := range ids {
+		s.mu.Lock()
+		hz := s.zones[id]
+		s.mu.Unlock()
+		if hz == nil {
+			unknown = true
+			continue
+		}
+		hz.observe(s.cfg.Source, now)
+	}
+	s.syncMu.Unlock()
+	if unknown {
+		return s.Sync()
+	}
+	return nil
+}
+
+// SyncNew starts the servers of zones created since the last Sync, when
+// the Source counts its zones (route53emu does); otherwise it is Sync.
+func (s *Service) SyncNew() error {
+	c, ok := s.cfg.Source.(interface{ ZoneCount() int })
+	if !ok {
+		return s.Sync()
+	}
+	s.mu.Lock()
+	known := len(s.zones)
+	s.mu.Unlock()
+	if c.ZoneCount() == known {
+		return nil
+	}
+	return s.Sync()
+}
+
+// SyncDue records the zones whose changes became INSYNC by now, when the
+// Source tells them (route53emu.TakeDue); otherwise it is Sync.
+func (s *Service) SyncDue(now time.Time) error {
+	d, ok := s.cfg.Source.(interface{ TakeDue(time.Time) []string })
+	if !ok {
+		return s.Sync()
+	}
+	if err := s.SyncNew(); err != nil {
+		return err
+	}
+	if ids := d.TakeDue(now); len(ids) > 0 {
+		return s.SyncZones(ids)
+	}
+	return nil
 }
 
 // zone returns the hostedZone of ref, starting its servers the first time.
@@ -279,6 +339,12 @@ func (hz *hostedZone) observe(src Source, now time.Time) {
 		fp = "deleted"
 	default:
 		fp = fingerprint(snap)
+		hz.mu.Lock()
+		same := len(hz.history) > 0 && hz.history[len(hz.history)-1].fp == fp
+		hz.mu.Unlock()
+		if same {
+			return // building the view is the costly part
+		}
 		v = newViewPolicy(snap, hz.signer.policy)
 	}
 	hz.mu.Lock()

@@ -308,7 +308,7 @@ func (s *Stack) settle(now time.Time) {
 	for _, id := range vpcs {
 		s.res.Status(id) // applies the transitions due
 	}
-	s.tree.Sync()
+	s.tree.SyncDue(now)
 	s.alarms.evaluate(now)
 }
 

@@ -52,6 +52,13 @@ var Steps = []Step{
 	// enable-validation
 	{"UpdateResolverValidationFunctionArn", (*steps.Handler).UpdateResolverValidation},
 	{"ProbeVpcFunctionArn", (*steps.Handler).ProbeVPC},
+	// fleet-rotate
+	{"PlanFleetFunctionArn", (*steps.Handler).PlanFleet},
+	{"ListBatchFunctionArn", (*steps.Handler).ListBatch},
+	{"SummarizeFleetFunctionArn", (*steps.Handler).SummarizeFleet},
+	// alarm-response
+	{"DiagnoseFunctionArn", (*steps.Handler).Diagnose},
+	{"RemediateFunctionArn", (*steps.Handler).Remediate},
 }
 
 // PerVPC are the placeholders of steps deployed once per VPC (infra:

@@ -38,6 +38,7 @@ import (
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnsquery"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dnssec"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/route53emu"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sfnemu"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/stack"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/observe"
@@ -85,6 +86,9 @@ type Options struct {
 	// end (see asl.Options): for a stack whose clock someone else drives at
 	// a steady pace (`local up --clock virtual`).
 	NoAutoAdvance bool
+	// HistoryLimit bounds the events kept per execution (asl.Options):
+	// for fleets of thousands of rotations.
+	HistoryLimit int
 	// Route53Throttle, when set, replaces the Route 53 emulator's token
 	// bucket (rate per second on the stack's clock, burst); a rate <= 0
 	// turns throttling off.
@@ -115,6 +119,8 @@ type Workflows struct {
 
 	st           *stack.Stack
 	cancelAlarms func()
+	// throttle is the Route 53 token bucket the workflows run with.
+	throttle Throttle
 
 	mu          sync.Mutex
 	alarmStarts []*asl.Execution
@@ -141,20 +147,21 @@ func Start(st *stack.Stack, opts Options) (*Workflows, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := NewHandler(st, sc.TopicARN)
-	if err != nil {
-		return nil, err
-	}
+	subs = localMachineARNs(subs)
 	if t := opts.Route53Throttle; t != nil {
 		st.Route53().SetThrottle(t.RatePerSecond, t.Burst)
 	}
 
-	w := &Workflows{Handler: h, Subs: subs, st: st}
+	w := &Workflows{Subs: subs, st: st, throttle: Throttle{RatePerSecond: route53emu.DefaultThrottleRate, Burst: route53emu.DefaultThrottleBurst}}
+	if t := opts.Route53Throttle; t != nil {
+		w.throttle = *t
+	}
 	var svc *sfnemu.Service
 	w.Runner = asl.NewRunner(st.Clock(), asl.Options{
 		Region: stack.Region, AccountID: stack.AccountID,
 		Progress:      opts.Progress,
 		NoAutoAdvance: opts.NoAutoAdvance,
+		HistoryLimit:  opts.HistoryLimit,
 		Publisher:     snsPublisher{sns.NewFromConfig(st.AWSConfig())},
 		OnEvent: func(e *asl.Execution, ev asl.Event) {
 			svc.OnEvent(e, ev)
@@ -163,6 +170,14 @@ func Start(st *stack.Stack, opts Options) (*Workflows, error) {
 			}
 		},
 	})
+	// The handlers' SDK retries back off on the runner's clock (a Task
+	// holds the runner busy, so a real-time sleep would never let a
+	// virtual clock move and refill Route 53's token bucket).
+	h, err := newHandler(st, sc.TopicARN, w.Runner.Sleep)
+	if err != nil {
+		return nil, err
+	}
+	w.Handler = h
 	svc = sfnemu.New(st.Clock(), w.Runner, sfnemu.WithAccount(stack.AccountID), sfnemu.WithRegion(stack.Region))
 	w.SFN = svc
 	if err := Register(w.Runner, h, subs, opts.Wrap); err != nil {
@@ -201,13 +216,26 @@ func Start(st *stack.Stack, opts Options) (*Workflows, error) {
 // NewHandler builds the step handlers over st: the real SDK clients at its
 // endpoint, an observer and validating resolvers from its root with its
 // trust anchor, and its clock. On a virtual clock the SDK does not retry by
-// itself: the clock stands still during a step, so a retry sleeping in real
-// time would never see Route 53's token bucket refill; a busy answer
-// reaches the state machine as ServiceBusyError, whose ASL retry waits on
-// the virtual clock.
+// itself: outside a runner nothing moves the clock during a step, so a
+// retry sleeping in real time would never see Route 53's token bucket
+// refill; a busy answer reaches the caller as ServiceBusyError. (The
+// handlers Start registers do retry, on the runner's clock.)
 func NewHandler(st *stack.Stack, topicARN string) (*steps.Handler, error) {
+	return newHandler(st, topicARN, nil)
+}
+
+// newHandler is NewHandler whose SDK retries, on a virtual clock, back off
+// with sleep (the runner's, for handlers that run inside its Tasks): the
+// retryer of the Lambda functions (steps.NewRetryer), its delays taken on
+// the virtual clock.
+func newHandler(st *stack.Stack, topicARN string, sleep func(context.Context, time.Duration) error) (*steps.Handler, error) {
 	cfg := st.AWSConfig()
-	if st.Virtual() != nil {
+	switch {
+	case st.Virtual() != nil && sleep != nil:
+		cfg.Retryer = func() aws.Retryer {
+			return virtualRetryer{RetryerV2: steps.NewRetryer(steps.DefaultSDKMaxAttempts), sleep: sleep}
+		}
+	case st.Virtual() != nil:
 		cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	}
 	clk := st.Clock()
@@ -407,4 +435,37 @@ func (p snsPublisher) Publish(ctx context.Context, topicARN, subject, message st
 		return "", fmt.Errorf("workflows: sns publish: %w", err)
 	}
 	return aws.ToString(out.MessageId), nil
+}
+
+// virtualRetryer is a retryer whose back-off passes on a virtual clock: it
+// sleeps the delay its retryer chose with sleep and tells the SDK to wait
+// no more.
+type virtualRetryer struct {
+	aws.RetryerV2
+	sleep func(context.Context, time.Duration) error
+}
+
+func (r virtualRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.RetryerV2.RetryDelay(attempt, err)
+	if derr != nil {
+		return d, derr
+	}
+	// The SDK gives RetryDelay no context; the runner's sleep ends with
+	// the clock, and a stopped execution's Task is abandoned anyway.
+	_ = r.sleep(context.Background(), d)
+	return 0, nil
+}
+
+// localMachineARNs points the state machine ARNs of substitutions.json
+// (their deployed names, dnssec-autopilot-<workflow>) at the local
+// machines, which are named after their files.
+func localMachineARNs(subs map[string]string) map[string]string {
+	out := make(map[string]string, len(subs))
+	for k, v := range subs {
+		if _, name, ok := strings.Cut(v, ":stateMachine:"); ok && strings.HasPrefix(v, "arn:aws:states:") {
+			v = fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", stack.Region, stack.AccountID, strings.TrimPrefix(name, "dnssec-autopilot-"))
+		}
+		out[k] = v
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,14 @@ func TestStepsTable(t *testing.T) {
 		table = append(table, s.Placeholder)
 	}
 	var inSubs []string
-	for ph := range subs {
+	for ph, v := range subs {
+		if strings.Contains(v, ":stateMachine:") {
+			name := v[strings.LastIndex(v, ":stateMachine:")+len(":stateMachine:"):]
+			if _, err := os.Stat(filepath.Join(dir, strings.TrimPrefix(name, "dnssec-autopilot-")+".asl.json")); err != nil {
+				t.Errorf("${%s} names state machine %s, which has no file: %v", ph, name, err)
+			}
+			continue // a workflow, not a step
+		}
 		inSubs = append(inSubs, ph)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.asl.json"))
@@ -71,7 +79,7 @@ func TestStepsTable(t *testing.T) {
 		t.Errorf("Steps vs %s (-subs +table):\n%s", SubstitutionsFile, diff)
 	}
 	for _, ph := range used {
-		if !slices.Contains(table, ph) {
+		if !slices.Contains(table, ph) && !strings.Contains(subs[ph], ":stateMachine:") {
 			t.Errorf("a state machine uses ${%s}, which has no step", ph)
 		}
 	}
@@ -100,7 +108,7 @@ func TestFindDir(t *testing.T) {
 	}
 }
 
-func newStack(t *testing.T) (*stack.Stack, *stack.Scenario) {
+func newStack(t testing.TB) (*stack.Stack, *stack.Scenario) {
 	t.Helper()
 	st, err := stack.Start(stack.Options{Clock: clock.NewVirtual(t0)})
 	if err != nil {

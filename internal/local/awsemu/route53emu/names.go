@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Domain names cross the API in Route 53's format: labels of letters,
@@ -177,6 +178,20 @@ func apiName(name string) string {
 // sortKey is the key Route 53 sorts names by: the escaped labels reversed
 // ("com.example.www."), compared as ASCII.
 func sortKey(name string) string {
+	if k, ok := sortKeys.Load(name); ok {
+		return k.(string)
+	}
+	k := computeSortKey(name)
+	sortKeys.Store(name, k)
+	return k
+}
+
+// sortKeys memoizes sortKey: listings and every change of a zone with
+// thousands of record sets sort them by it. Names are few (those of the
+// emulated zones), so the cache stays small.
+var sortKeys sync.Map
+
+func computeSortKey(name string) string {
 	labels := labelsOf(name)
 	parts := make([]string, len(labels))
 	for i, l := range labels {

@@ -97,6 +97,8 @@ type Service struct {
 	nsDomains []string
 
 	throttle guard.Throttle
+	stats    stats
+	due      dueHeap      // guarded by mu
 	faults   guard.Faults // by operation
 
 	mu         sync.Mutex
@@ -189,9 +191,12 @@ func (s *Service) InjectError(operation, code string, n int) {
 
 // admit applies the throttle and the injected faults to one request.
 func (s *Service) admit(op string) *apiError {
-	if !s.throttle.Allow(s.clock.Now()) {
+	now := s.clock.Now()
+	if !s.throttle.Allow(now) {
+		s.stats.record(op, now, false)
 		return &apiError{Code: CodeThrottling, Message: "Rate exceeded"}
 	}
+	s.stats.record(op, now, true)
 	if code := s.faults.Take(op); code != "" {
 		msg := defaultMessage[code]
 		if msg == "" {
@@ -261,6 +266,12 @@ func (s *Service) route(r *http.Request) (string, []string, handler) {
 		return "ActivateKeySigningKey", seg[1:3], s.activateKSK
 	case len(seg) == 4 && seg[0] == "keysigningkey" && seg[3] == "deactivate" && m == http.MethodPost:
 		return "DeactivateKeySigningKey", seg[1:3], s.deactivateKSK
+	case len(seg) == 2 && seg[0] == "tags" && m == http.MethodPost:
+		return "ListTagsForResources", seg[1:], s.listTagsForResources
+	case len(seg) == 3 && seg[0] == "tags" && m == http.MethodPost:
+		return "ChangeTagsForResource", seg[1:], s.changeTagsForResource
+	case len(seg) == 3 && seg[0] == "tags" && m == http.MethodGet:
+		return "ListTagsForResource", seg[1:], s.listTagsForResource
 	case len(seg) == 3 && seg[0] == "keysigningkey" && m == http.MethodDelete:
 		return "DeleteKeySigningKey", seg[1:3], s.deleteKSK
 	}

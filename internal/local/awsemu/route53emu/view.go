@@ -161,6 +161,21 @@ func (s *Service) SigningStatus(zoneID string) (status, message string) {
 	return z.serveSignature()
 }
 
+// CheckKMSKeys checks now, as GetDNSSEC does, whether the KMS key of every
+// ACTIVE KSK of zoneID can still sign for it, and marks ACTION_NEEDED those
+// that cannot. KMS key events reach the zones on another goroutine (see
+// onKeyEvent); a reader that must see a KMS change made just before (the
+// stack's alarm evaluation, like Route 53's metric) calls this first.
+func (s *Service) CheckKMSKeys(zoneID string) {
+	s.mu.Lock()
+	z := s.zones[cleanID(zoneID)]
+	changed := z != nil && s.reevaluate(z, "")
+	s.mu.Unlock()
+	if changed {
+		s.notify(z.id)
+	}
+}
+
 // ActiveKSKs returns the ACTIVE key-signing keys zoneID's name servers
 // sign with now (none when signing is not enabled there).
 func (s *Service) ActiveKSKs(zoneID string) []KSK {

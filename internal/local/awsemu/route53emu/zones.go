@@ -34,6 +34,7 @@ type zone struct {
 	callerRef   string
 	comment     string
 	nameServers []string // fully qualified
+	tags        map[string]string
 	rrsets      map[rrKey]*rrset
 	ksks        []*ksk
 
@@ -89,6 +90,7 @@ func (s *Service) commit(z *zone, comment string) *change {
 	z.lastInsync = insync
 	c := &change{id: s.newID("C", 20), zoneID: z.id, comment: comment, submitted: now, insync: insync}
 	s.changes[c.id] = c
+	s.addDue(z.id, insync)
 	z.versions = append(z.versions, &version{change: c, records: z.flatRecords(), signing: z.signing, ksks: z.kskViews()})
 	s.pruneVersions(z, now)
 	wait := s.clock.After(insync.Sub(now))

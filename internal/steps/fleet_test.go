@@ -1,0 +1,182 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFleetInput(t *testing.T) {
+	zone := func(id string) string {
+		return fmt.Sprintf(`{"hostedZoneId": %q, "dsPublisher": {"kind": "route53Domains", "domainName": "example.com"}}`, id)
+	}
+	tests := []struct {
+		name, input string
+		field       string // "" when valid
+	}{
+		{"zones", `{"zones": [` + zone("Z1") + `,` + zone("Z2") + `]}`, ""},
+		{"tag", `{"tag": {"key": "k", "value": "v"}, "defaults": {"dsPublisher": {"kind": "route53Domains"}, "safetyMarginSeconds": 600}}`, ""},
+		{"nothing", `{}`, "zones"},
+		{"unknown field", `{"zone": []}`, "input"},
+		{"not json", `[1]`, "input"},
+		{"both", `{"zones": [` + zone("Z1") + `], "tag": {"key": "k", "value": "v"}}`, "tag"},
+		{"empty tag key", `{"tag": {"key": "", "value": "v"}}`, "tag.key"},
+		{"defaults without tag", `{"zones": [` + zone("Z1") + `], "defaults": {}}`, "defaults"},
+		{"defaults with a zone", `{"tag": {"key": "k", "value": "v"}, "defaults": {"hostedZoneId": "Z1"}}`, "defaults.hostedZoneId"},
+		{"bad default margin", `{"tag": {"key": "k", "value": "v"}, "defaults": {"safetyMarginSeconds": -1}}`, "defaults.safetyMarginSeconds"},
+		{"duplicate zone", `{"zones": [` + zone("Z1") + `,` + zone("/hostedzone/Z1") + `]}`, "zones[1].hostedZoneId"},
+		{"bad zone", `{"zones": [` + zone("Z1") + `,` + zone("z-lower") + `]}`, "zones[1].hostedZoneId"},
+		{"zone without publisher", `{"zones": [{"hostedZoneId": "Z1"}]}`, "zones[0].dsPublisher"},
+		{"rate above the limit", `{"zones": [` + zone("Z1") + `], "route53RequestsPerSecond": 6}`, "route53RequestsPerSecond"},
+		{"negative rate", `{"zones": [` + zone("Z1") + `], "route53RequestsPerSecond": -1}`, "route53RequestsPerSecond"},
+		{"batch too big", `{"zones": [` + zone("Z1") + `], "batchSize": 501}`, "batchSize"},
+		{"negative age", `{"zones": [` + zone("Z1") + `], "minKeyAgeDays": -1}`, "minKeyAgeDays"},
+		{"bad topic", `{"zones": [` + zone("Z1") + `], "notifyTopicArn": "topic"}`, "notifyTopicArn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseFleetInput(json.RawMessage(tt.input))
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				return
+			}
+			var ie *InvalidInputError
+			if !errors.As(err, &ie) || ie.Field != tt.field {
+				t.Fatalf("error %v, want InvalidInputError on %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// TestPlanFleet: configured zones cut into batches, each listed at its
+// first zone's start; starts spaced by RotationRoute53Calls/rate; the
+// items of a batch carry their start times and the dry run.
+func TestPlanFleet(t *testing.T) {
+	f := newFixture(t)
+	var zones []string
+	for i := range 7 {
+		zones = append(zones, fmt.Sprintf(`{"hostedZoneId": "Z%d", "dsPublisher": {"kind": "route53Domains", "domainName": "z%d.example"}}`, i, i))
+	}
+	input := json.RawMessage(`{"zones": [` + strings.Join(zones, ",") + `], "batchSize": 3, "route53RequestsPerSecond": 2, "dryRun": true}`)
+	s, err := f.h.PlanFleet(context.Background(), Event{Execution: execution, State: &State{Fleet: &FleetState{Input: input}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Fleet.Plan
+	if p.Zones != 7 || p.SpacingSeconds != float64(RotationRoute53Calls)/2 || !p.DryRun {
+		t.Fatalf("plan %+v", p)
+	}
+	if len(s.Fleet.Batches) != 3 {
+		t.Fatalf("%d batches, want 3", len(s.Fleet.Batches))
+	}
+	spacing := time.Duration(p.SpacingSeconds * float64(time.Second))
+	for i, b := range s.Fleet.Batches {
+		if b.Offset != 3*i || b.ListAt != stamp(t0.Add(time.Duration(b.Offset)*spacing)) {
+			t.Errorf("batch %d: offset %d list at %s", i, b.Offset, b.ListAt)
+		}
+	}
+	last := s.Fleet.Batches[2]
+	ls, err := f.h.ListBatch(context.Background(), Event{Execution: execution, State: &State{Fleet: &FleetState{Plan: p, Batch: &last}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls.Fleet.Items) != 1 {
+		t.Fatalf("last batch has %d items, want 1", len(ls.Fleet.Items))
+	}
+	it := ls.Fleet.Items[0]
+	if it.HostedZoneID != "Z6" || it.StartAt != stamp(t0.Add(6*spacing)) || it.Input == nil || !it.Input.DryRun {
+		t.Errorf("item %+v", it)
+	}
+	if _, err := f.h.PlanFleet(context.Background(), Event{Execution: execution, State: &State{Fleet: &FleetState{Input: json.RawMessage(`{}`)}}}); err == nil {
+		t.Error("an empty input was planned")
+	}
+}
+
+func TestPublisherFromTag(t *testing.T) {
+	tests := []struct{ tag, want string }{
+		{"route53Domains", "route53Domains domain=a.example."},
+		{"parentHostedZone:Z9", "parentHostedZone parent=Z9"},
+		{"manual:arn:aws:sns:us-east-1:123456789012:dns", "manual topic=arn:aws:sns:us-east-1:123456789012:dns"},
+		{"registrar", ""},
+	}
+	for _, tt := range tests {
+		p, err := publisherFromTag(tt.tag, "a.example.")
+		got := ""
+		if err == nil {
+			got = string(p.Kind)
+			switch {
+			case p.DomainName != "":
+				got += " domain=" + p.DomainName
+			case p.ParentHostedZoneID != "":
+				got += " parent=" + p.ParentHostedZoneID
+			case p.TopicARN != "":
+				got += " topic=" + p.TopicARN
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%q: %q, want %q", tt.tag, got, tt.want)
+		}
+	}
+}
+
+// TestSummarizeFleet: a child's refusal that changed nothing is skipped,
+// any other error failed (read out of States.TaskFailed's cause); the
+// fleet summary adds the batches up, lists at most MaxFleetListed zones and
+// counts a batch without a summary as failed.
+func TestSummarizeFleet(t *testing.T) {
+	cause := func(errName string) string {
+		b, _ := json.Marshal(map[string]string{"ExecutionArn": "arn:x", "Error": errName, "Cause": "because"})
+		return string(b)
+	}
+	res := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+	results := []json.RawMessage{
+		res(map[string]string{"hostedZoneId": "Z1", "status": "rotated", "executionArn": "arn:1"}),
+		res(map[string]string{"hostedZoneId": "Z2", "status": "skipped", "reason": "not due"}),
+		res(map[string]string{"hostedZoneId": "Z3", "status": "not-rotated", "error": "States.TaskFailed", "cause": cause("NoKSKToRotateError")}),
+		res(map[string]string{"hostedZoneId": "Z4", "status": "not-rotated", "error": "States.TaskFailed", "cause": cause("PropagationTimeoutError")}),
+		res(map[string]string{"hostedZoneId": "Z5", "status": "not-rotated", "error": "States.Timeout", "cause": "too long"}),
+		json.RawMessage(`"garbage"`),
+	}
+	b := summarizeBatch(results)
+	if b.Rotated != 1 || b.Skipped != 2 || b.Failed != 3 {
+		t.Fatalf("batch summary %s, want 1 rotated, 2 skipped, 3 failed", b.Headline)
+	}
+	if z := b.Zones[3]; z.Error != "PropagationTimeoutError" || z.Cause != "because" || z.ExecutionARN != "arn:x" {
+		t.Errorf("failed child read as %+v", z)
+	}
+	if z := b.Zones[2]; z.Status != FleetSkipped || !strings.HasPrefix(z.Reason, "NoKSKToRotateError") {
+		t.Errorf("refusal read as %+v", z)
+	}
+	var batches []json.RawMessage
+	for range 10 {
+		batches = append(batches, res(b))
+	}
+	batches = append(batches, json.RawMessage(`{"Error": "States.TaskFailed"}`))
+	sum := summarizeFleet(batches, 12)
+	if sum.Rotated != 10 || sum.Skipped != 20 || sum.Failed != 30 || !sum.FleetIncomplete() {
+		t.Errorf("fleet summary %s", sum.Headline)
+	}
+	if len(sum.Zones) != MaxFleetListed || sum.Unlisted != 50-MaxFleetListed {
+		t.Errorf("%d zones listed, %d unlisted", len(sum.Zones), sum.Unlisted)
+	}
+	if len(sum.FailedBatches) != 2 {
+		t.Errorf("failed batches %q, want the garbage one and the missing one", sum.FailedBatches)
+	}
+	clean := summarizeFleet([]json.RawMessage{res(summarizeBatch(results[:1]))}, 1)
+	if clean.FleetIncomplete() || clean.Headline != "1 rotated, 0 skipped, 0 failed" {
+		t.Errorf("clean fleet: %+v", clean)
+	}
+	s := &State{ExecutionARN: "arn:fleet", Fleet: &FleetState{Plan: &FleetPlan{Selection: "x", Zones: 60}, Summary: sum}}
+	subject, body := FleetMessage(s)
+	for _, want := range []string{"needs attention", "FAILED PropagationTimeoutError: because", "skipped: not due", "and 30 more", "minKeyAgeDays"} {
+		if !strings.Contains(subject+body, want) {
+			t.Errorf("message lacks %q:\n%s\n%s", want, subject, body)
+		}
+	}
+}
