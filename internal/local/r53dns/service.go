@@ -67,6 +67,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	zones   map[string]*hostedZone // by zone ID
+	created int                    // the Source's ZonesCreated at the last full Sync
 	servers map[string]*Server     // by host name
 	closed  bool
 }
@@ -182,13 +183,28 @@ func (s *Service) SyncZones(ids []string) error {
 	if len(ids) == 0 {
 		return s.SyncNew()
 	}
+	refs, canRef := s.cfg.Source.(interface {
+		ZoneRef(string) (route53emu.ZoneRef, bool)
+	})
 	s.syncMu.Lock()
 	var unknown bool
+	var errs []error
 	now := s.clk.Now()
 	for _, id := range ids {
 		s.mu.Lock()
 		hz := s.zones[id]
 		s.mu.Unlock()
+		if hz == nil && canRef {
+			ref, ok := refs.ZoneRef(id)
+			if !ok {
+				continue // deleted before it was ever served
+			}
+			var err error
+			if hz, err = s.zone(ref); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if hz == nil {
 			unknown = true
 			continue
@@ -199,23 +215,29 @@ func (s *Service) SyncZones(ids []string) error {
 	if unknown {
 		return s.Sync()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // SyncNew starts the servers of zones created since the last Sync, when
-// the Source counts its zones (route53emu does); otherwise it is Sync.
+// the Source counts the zones it created (route53emu does); otherwise it
+// is Sync.
 func (s *Service) SyncNew() error {
-	c, ok := s.cfg.Source.(interface{ ZoneCount() int })
+	c, ok := s.cfg.Source.(interface{ ZonesCreated() int })
 	if !ok {
 		return s.Sync()
 	}
+	n := c.ZonesCreated()
 	s.mu.Lock()
-	known := len(s.zones)
+	seen := s.created
 	s.mu.Unlock()
-	if c.ZoneCount() == known {
+	if n == seen {
 		return nil
 	}
-	return s.Sync()
+	err := s.Sync()
+	s.mu.Lock()
+	s.created = max(s.created, n)
+	s.mu.Unlock()
+	return err
 }
 
 // SyncDue records the zones whose changes became INSYNC by now, when the

@@ -50,9 +50,21 @@ func (s *Service) TakeDue(now time.Time) []string {
 	return out
 }
 
-// ZoneCount is the number of hosted zones.
-func (s *Service) ZoneCount() int {
+// ZonesCreated counts the hosted zones ever created (deleted ones too): a
+// reader that has seen that many has seen every zone.
+func (s *Service) ZonesCreated() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.zones)
+	return s.created
+}
+
+// ZoneRef returns the reference of the zone zoneID, if it exists.
+func (s *Service) ZoneRef(zoneID string) (ZoneRef, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z := s.zones[cleanID(zoneID)]
+	if z == nil {
+		return ZoneRef{}, false
+	}
+	return ZoneRef{ID: z.id, Name: z.name}, true
 }

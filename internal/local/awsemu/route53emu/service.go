@@ -99,6 +99,7 @@ type Service struct {
 	throttle guard.Throttle
 	stats    stats
 	due      dueHeap      // guarded by mu
+	created  int          // hosted zones ever created, guarded by mu
 	faults   guard.Faults // by operation
 
 	mu         sync.Mutex

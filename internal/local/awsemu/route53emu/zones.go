@@ -257,6 +257,7 @@ func (s *Service) createHostedZone(r *http.Request, _ []string) (reply, *apiErro
 	}
 	z.rrsets[rrKey{name, dns.TypeNS}] = ns
 	s.zones[z.id] = z
+	s.created++
 	s.callerRefs[z.callerRef] = z.id
 	c := s.commit(z, "")
 	now := s.clock.Now()
