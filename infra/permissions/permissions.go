@@ -268,7 +268,7 @@ var Table = map[string]Function{
 	// enable-validation
 	"update-resolver-validation": {Grants: []Grant{
 		{Actions: []string{"route53resolver:UpdateResolverDnssecConfig", "route53resolver:GetResolverDnssecConfig"}, On: ResolverConfigs, Why: "UpdateResolverDnssecConfig ENABLE/DISABLE and its status, per configured VPC"},
-		notify,
+		notify, topicKey,
 	}},
 	"probe-vpc": {PerVPC: true},
 
@@ -294,7 +294,7 @@ var Table = map[string]Function{
 	"plan-fleet": {Grants: fleetSelect, TimeoutSeconds: 900},
 	"list-batch": {Grants: append(slices.Clone(fleetSelect),
 		Grant{Actions: []string{"route53:GetDNSSEC"}, On: AllHostedZones, Why: "GetDNSSEC: the age of the active KSK of a selected zone (minKeyAgeDays)"})},
-	"summarize-fleet": {Grants: []Grant{notify}},
+	"summarize-fleet": {Grants: []Grant{notify, topicKey}},
 }
 
 // Sorted returns the table's function names in order.

@@ -50,7 +50,9 @@ type Options struct {
 	// HistoryLimit, when above zero, keeps only about the last
 	// HistoryLimit events of each execution (event IDs still count every
 	// event; OnEvent still sees them all): a fleet of thousands of
-	// executions, each event carrying its state, fits in memory.
+	// executions, each event carrying its state, fits in memory. The Step
+	// Functions emulator's GetExecutionHistory and task-token lookups need
+	// whole histories: leave it zero wherever those are used.
 	HistoryLimit int
 }
 

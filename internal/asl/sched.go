@@ -15,8 +15,9 @@ import (
 // the last child to finish, so the count never touches zero in between.
 //
 // Things the runner cannot see keep virtual time still: a Task waiting for
-// a task token, and a Lambda handler that is running (even one sleeping on
-// the clock itself) count as busy.
+// a task token, and a Lambda handler that is running count as busy, unless
+// the handler sleeps through Runner.Sleep (the local stack's SDK retries
+// do), which gives its unit up like a Wait state.
 
 type sleeper struct {
 	ctx  context.Context

@@ -27,10 +27,11 @@ package steps
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/miekg/dns"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/dspublish"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/rollover"
@@ -61,15 +63,33 @@ const (
 	// stack by TestFleetRotateEndToEnd, which fails if a rotation
 	// needs more.
 	RotationRoute53Calls = 60
-	// DefaultFleetBatchSize zones per batch (per child execution of the
-	// distributed Map); MaxFleetBatchSize keeps a batch's per-zone results
-	// far below the 256 KiB payload limit.
-	DefaultFleetBatchSize = 250
-	MaxFleetBatchSize     = 500
+	// MaxFleetBatchSize zones per batch (per child execution of the
+	// distributed Map): a batch's zones are an inline Map, which Step
+	// Functions runs at most 40 iterations of at once; every zone of a
+	// batch must be running (waiting for its start time) together.
+	MaxFleetBatchSize = 40
+	// MaxFleetBatches bounds the distributed Map's items: their summaries
+	// come back to the fleet's state, within Step Functions' 256 KiB.
+	MaxFleetBatches = 500
+	// MaxFleetZones is the largest fleet of one run.
+	MaxFleetZones = MaxFleetBatchSize * MaxFleetBatches
 	// MaxFleetListed caps the skipped and failed zones a summary lists by
-	// name (the counts are always complete; each batch's execution output
-	// has every zone).
+	// name (the counts are always complete; each batch's Map output has
+	// every zone).
 	MaxFleetListed = 20
+	// fleetListBudget is the room the batch summaries' lists of zones may
+	// take in the fleet's state (bytes), fleetListEntry a listed zone's
+	// size at most (its cause cut to maxFleetCause).
+	fleetListBudget = 100 << 10
+	fleetListEntry  = 600
+	maxFleetCause   = 300
+	// MinFleetRequestsPerSecond: slower would space the starts more than
+	// a quarter allows for any fleet worth a Map.
+	MinFleetRequestsPerSecond = 0.05
+	// MaxFleetStartWindow bounds the time from the first start to the
+	// last (the state machine's timeout is 90 days; the rotations need
+	// days after their start).
+	MaxFleetStartWindow = 60 * 24 * time.Hour
 	// FleetTagPublisher is the tag of a hosted zone that names its DS
 	// publisher: "route53Domains", "parentHostedZone:<parent hosted zone
 	// ID>" or "manual:<SNS topic ARN>".
@@ -106,7 +126,8 @@ type FleetInput struct {
 	// MinKeyAgeDays skips zones whose active KSK is younger (a re-run after
 	// a partial failure rotates only the rest); 0 rotates every zone.
 	MinKeyAgeDays int `json:"minKeyAgeDays,omitempty"`
-	// BatchSize is the number of zones per batch.
+	// BatchSize is the number of zones per batch (MaxFleetBatchSize when
+	// zero).
 	BatchSize int `json:"batchSize,omitempty"`
 	// Route53RequestsPerSecond is the fleet's planned share of Route 53's
 	// limit (DefaultFleetRequestsPerSecond when zero).
@@ -129,11 +150,13 @@ type FleetState struct {
 	Input json.RawMessage `json:"input,omitempty"`
 	// Plan is what every batch needs to know.
 	Plan *FleetPlan `json:"plan,omitempty"`
-	// Batches are the Map's items (plan-fleet's output).
-	Batches []FleetBatch `json:"batches,omitempty"`
-	// Batch is the batch list-batch lists, Items its zones.
+	// Batches are the Map's items (plan-fleet's output; an empty list,
+	// never absent, when nothing is selected).
+	Batches []FleetBatch `json:"batches"`
+	// Batch is the batch list-batch lists, Items its zones (likewise
+	// never absent: the Map reads it).
 	Batch *FleetBatch `json:"batch,omitempty"`
-	Items []FleetItem `json:"items,omitempty"`
+	Items []FleetItem `json:"items"`
 	// Summary is a batch's or the fleet's summary.
 	Summary *FleetSummary `json:"summary,omitempty"`
 }
@@ -154,6 +177,13 @@ type FleetPlan struct {
 	RequestsPerSecond float64 `json:"requestsPerSecond"`
 	TopicARN          string  `json:"topicArn,omitempty"`
 	DryRun            bool    `json:"dryRun,omitempty"`
+	// Execution is the fleet's execution ARN: the child rotations are
+	// named after it, so that a retried start finds the same child.
+	Execution string `json:"execution"`
+	// ListPerBatch is how many zones not rotated a batch summary lists.
+	ListPerBatch int `json:"listPerBatch"`
+	// Batches is the number of batches.
+	Batches int `json:"batches"`
 }
 
 // FleetBatch is one batch: configured zones, or the tagged zones from
@@ -183,6 +213,8 @@ type FleetItem struct {
 	Input        *Input `json:"input,omitempty"`
 	StartAt      string `json:"startAt,omitempty"`
 	Skip         string `json:"skip,omitempty"`
+	// ChildName names the rotate-ksk execution: the same on a retry.
+	ChildName string `json:"childName,omitempty"`
 }
 
 // FleetZoneResult is one zone's outcome.
@@ -231,10 +263,12 @@ func ParseFleetInput(raw json.RawMessage) (*FleetInput, error) {
 		return nil, &InvalidInputError{Field: "defaults", Reason: "applies to tagged zones only: put the settings in each zone"}
 	case in.MinKeyAgeDays < 0 || in.MinKeyAgeDays > 3650:
 		return nil, &InvalidInputError{Field: "minKeyAgeDays", Value: fmt.Sprint(in.MinKeyAgeDays), Reason: "must be between 0 and 3650"}
+	case len(in.Zones) > MaxFleetZones:
+		return nil, &InvalidInputError{Field: "zones", Value: fmt.Sprint(len(in.Zones)), Reason: fmt.Sprintf("at most %d zones per run: split the fleet", MaxFleetZones)}
 	case in.BatchSize < 0 || in.BatchSize > MaxFleetBatchSize:
 		return nil, &InvalidInputError{Field: "batchSize", Value: fmt.Sprint(in.BatchSize), Reason: fmt.Sprintf("must be between 1 and %d", MaxFleetBatchSize)}
-	case in.Route53RequestsPerSecond < 0 || in.Route53RequestsPerSecond > Route53RateLimit || math.IsNaN(in.Route53RequestsPerSecond):
-		return nil, &InvalidInputError{Field: "route53RequestsPerSecond", Value: fmt.Sprint(in.Route53RequestsPerSecond), Reason: fmt.Sprintf("must be above 0 and at most %g (Route 53's limit per account)", Route53RateLimit)}
+	case in.Route53RequestsPerSecond != 0 && !(in.Route53RequestsPerSecond >= MinFleetRequestsPerSecond && in.Route53RequestsPerSecond <= Route53RateLimit):
+		return nil, &InvalidInputError{Field: "route53RequestsPerSecond", Value: fmt.Sprint(in.Route53RequestsPerSecond), Reason: fmt.Sprintf("must be between %g and %g (Route 53's limit per account)", MinFleetRequestsPerSecond, Route53RateLimit)}
 	case in.NotifyTopicARN != "" && !topicARNRE.MatchString(in.NotifyTopicARN):
 		return nil, &InvalidInputError{Field: "notifyTopicArn", Value: in.NotifyTopicARN, Reason: "is not an SNS topic ARN"}
 	}
@@ -296,7 +330,7 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 	}
 	size := in.BatchSize
 	if size == 0 {
-		size = DefaultFleetBatchSize
+		size = MaxFleetBatchSize
 	}
 	topic := in.NotifyTopicARN
 	if topic == "" {
@@ -305,6 +339,7 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 	plan := &FleetPlan{
 		Tag: in.Tag, Defaults: in.Defaults, MinKeyAgeDays: in.MinKeyAgeDays,
 		StartAt: stamp(now), RequestsPerSecond: rps, TopicARN: topic, DryRun: in.DryRun,
+		Execution: ev.Execution.ARN,
 	}
 	plan.SpacingSeconds = spacing(rps).Seconds()
 	var batches []FleetBatch
@@ -328,6 +363,17 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 			}
 			batches = append(batches, b)
 		}
+	}
+	if len(batches) > MaxFleetBatches {
+		return State{}, &InvalidInputError{Field: "tag", Value: fmt.Sprint(plan.Zones), Reason: fmt.Sprintf("selects %d zones, more than the %d of one run: split the fleet with another tag value", plan.Zones, MaxFleetZones)}
+	}
+	if window := time.Duration(float64(max(plan.Zones-1, 0)) * plan.SpacingSeconds * float64(time.Second)); window > MaxFleetStartWindow {
+		return State{}, &InvalidInputError{Field: "route53RequestsPerSecond", Value: fmt.Sprint(rps), Reason: fmt.Sprintf("spaces the %d starts over %s, more than %s: raise it or split the fleet", plan.Zones, window.Round(time.Hour), MaxFleetStartWindow)}
+	}
+	plan.ListPerBatch = min(MaxFleetListed, fleetListBudget/fleetListEntry/max(len(batches), 1))
+	plan.Batches = len(batches)
+	if batches == nil {
+		batches = []FleetBatch{}
 	}
 	start := now
 	for i := range batches {
@@ -363,12 +409,12 @@ func (h *Handler) taggedZones(ctx context.Context, tag FleetTag, from, to *ZoneK
 			for i := range n {
 				ids[i] = page[i].key.HostedZoneID
 			}
-			res, err := h.clients.Route53.ListTagsForResources(ctx, &route53.ListTagsForResourcesInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceIds: ids})
+			sets, err := h.zoneTags(ctx, ids)
 			if err != nil {
-				return fmt.Errorf("steps: ListTagsForResources: %w", err)
+				return err
 			}
 			tags := map[string]map[string]string{}
-			for _, set := range res.ResourceTagSets {
+			for _, set := range sets {
 				m := map[string]string{}
 				for _, t := range set.Tags {
 					m[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -396,8 +442,11 @@ func (h *Handler) taggedZones(ctx context.Context, tag FleetTag, from, to *ZoneK
 		}
 		for _, hz := range res.HostedZones {
 			key := ZoneKey{DNSName: aws.ToString(hz.Name), HostedZoneID: NormalizeHostedZoneID(aws.ToString(hz.Id))}
-			if to != nil && key == *to {
-				return out, flush()
+			if to != nil && !key.Before(*to) {
+				// The next batch's first zone, or the first after it
+				// when that one was deleted meanwhile.
+				err := flush()
+				return out, err
 			}
 			if hz.Config != nil && hz.Config.PrivateZone {
 				continue
@@ -415,6 +464,48 @@ func (h *Handler) taggedZones(ctx context.Context, tag FleetTag, from, to *ZoneK
 	}
 }
 
+// Before reports whether k sorts before o in ListHostedZonesByName order:
+// by name with its labels reversed (com.example.www.), then by ID.
+func (k ZoneKey) Before(o ZoneKey) bool {
+	a, b := zoneOrder(k.DNSName), zoneOrder(o.DNSName)
+	if a != b {
+		return a < b
+	}
+	return k.HostedZoneID < o.HostedZoneID
+}
+
+// zoneOrder is the key Route 53 sorts hosted zone names by.
+func zoneOrder(name string) string {
+	labels := dns.SplitDomainName(strings.ToLower(name))
+	slices.Reverse(labels)
+	return strings.Join(labels, ".") + "."
+}
+
+// zoneTags lists the tags of ids (at most 10). A zone deleted since it was
+// listed makes ListTagsForResources refuse them all: then each is asked
+// alone and the deleted ones are left out.
+func (h *Handler) zoneTags(ctx context.Context, ids []string) ([]r53types.ResourceTagSet, error) {
+	res, err := h.clients.Route53.ListTagsForResources(ctx, &route53.ListTagsForResourcesInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceIds: ids})
+	var gone *r53types.NoSuchHostedZone
+	switch {
+	case err == nil:
+		return res.ResourceTagSets, nil
+	case errors.As(err, &gone) && len(ids) == 1:
+		return nil, nil
+	case !errors.As(err, &gone):
+		return nil, fmt.Errorf("steps: ListTagsForResources: %w", err)
+	}
+	var out []r53types.ResourceTagSet
+	for _, id := range ids {
+		sets, err := h.zoneTags(ctx, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sets...)
+	}
+	return out, nil
+}
+
 // ListBatch is list-batch: the zones of one batch with their rotate-ksk
 // inputs and start times.
 func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
@@ -428,7 +519,7 @@ func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
 	if err != nil {
 		return State{}, &InvalidInputError{Field: "state.fleet.plan.startAt", Value: plan.StartAt, Reason: "is not an RFC 3339 time"}
 	}
-	var items []FleetItem
+	items := []FleetItem{}
 	if plan.Tag == nil {
 		for _, z := range b.Zones {
 			in := z
@@ -455,6 +546,7 @@ func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
 		}
 		if it.Skip == "" {
 			it.StartAt = stamp(start.Add(time.Duration(float64(b.Offset+i) * plan.SpacingSeconds * float64(time.Second))))
+			it.ChildName = childName(plan.Execution, it.HostedZoneID)
 		} else {
 			it.Input = nil
 		}
@@ -464,6 +556,13 @@ func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
 		Fleet: &FleetState{Plan: plan, Batch: &FleetBatch{Index: b.Index, Offset: b.Offset, From: b.From, To: b.To, ListAt: b.ListAt}, Items: items}}
 	s.note(now, "fleet batch %d: %d zones", b.Index, len(items))
 	return s, nil
+}
+
+// childName names the rotation of zoneID in the fleet run fleetARN: at most
+// 80 characters of [A-Za-z0-9-_], the same for a retried start.
+func childName(fleetARN, zoneID string) string {
+	sum := sha256.Sum256([]byte(fleetARN))
+	return "fleet-" + hex.EncodeToString(sum[:8]) + "-" + zoneID
 }
 
 // taggedItem builds the rotate-ksk input of a tagged zone from the plan's
@@ -544,57 +643,82 @@ func (h *Handler) notDue(ctx context.Context, zoneID string, now time.Time, days
 // notifies.
 func (h *Handler) SummarizeFleet(ctx context.Context, ev Event) (State, error) {
 	const step = "summarize-fleet"
-	if ev.State == nil || ev.State.Fleet == nil || ev.State.Fleet.Plan == nil {
+	if ev.State == nil || ev.State.Fleet == nil || ev.State.Fleet.Plan == nil && ev.Action != "zone" {
 		return State{}, &InvalidInputError{Field: "state.fleet.plan", Reason: "is missing (summarize-fleet runs inside fleet-rotate)"}
 	}
 	s := *ev.State
 	f := *s.Fleet
 	s.Fleet = &f
 	switch ev.Action {
+	case "zone":
+		// One zone that was not rotated: its result made small (the
+		// child's own error read out of the cause, the cause cut).
+		r := FleetZoneResult{Status: FleetFailed, Error: "UnexpectedResult"}
+		if len(ev.FleetResults) == 1 {
+			r = zoneResult(ev.FleetResults[0])
+		}
+		f.Summary = &FleetSummary{Zones: []FleetZoneResult{r}}
+		f.Items = nil
+		return s, nil
 	case "batch":
-		f.Summary = summarizeBatch(ev.FleetResults)
+		f.Summary = summarizeBatch(ev.FleetResults, f.Plan.ListPerBatch)
 		f.Items = nil
 		return s, nil
 	case "fleet":
 	default:
-		return State{}, &InvalidInputError{Field: "action", Value: ev.Action, Reason: `must be "batch" or "fleet"`}
+		return State{}, &InvalidInputError{Field: "action", Value: ev.Action, Reason: `must be "zone", "batch" or "fleet"`}
 	}
-	f.Summary = summarizeFleet(ev.FleetResults, len(f.Batches))
+	f.Summary = summarizeFleet(ev.FleetResults, f.Plan.Batches)
 	f.Batches = nil
+	s.Workflow, s.TopicARN, s.DryRun = WorkflowFleetRotate, f.Plan.TopicARN, f.Plan.DryRun
 	s.note(h.now(), "fleet: %s", f.Summary.Headline)
 	if s.TopicARN == "" || h.clients.SNS == nil {
 		return s, nil
 	}
-	subject, body := FleetMessage(&s)
+	subject, body := FleetMessage(&s, h.now())
 	if _, err := h.clients.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(s.TopicARN), Subject: aws.String(subject), Message: aws.String(body)}); err != nil {
 		return State{}, named(step, fmt.Errorf("steps: SNS Publish to %s: %w", s.TopicARN, err))
 	}
 	return s, nil
 }
 
-// summarizeBatch classifies each zone's result: the Map's outputs are
+// zoneResult reads one zone's result: the Map's outputs are
 // {"hostedZoneId", "zone", "status": rotated|skipped|not-rotated,
 // "executionArn" | "reason" | "error", "cause"}.
-func summarizeBatch(results []json.RawMessage) *FleetSummary {
+func zoneResult(raw json.RawMessage) FleetZoneResult {
+	var r FleetZoneResult
+	if err := json.Unmarshal(raw, &r); err != nil || r.HostedZoneID == "" {
+		return FleetZoneResult{Status: FleetFailed, Error: "UnexpectedResult", Cause: truncate(string(raw), maxFleetCause)}
+	}
+	if r.Status == fleetNotRotated {
+		r = classifyFailure(r)
+	}
+	if r.Status != FleetRotated && r.Status != FleetSkipped {
+		r.Status = FleetFailed
+	}
+	return r
+}
+
+// summarizeBatch counts a batch's results and lists at most list of the
+// zones not rotated.
+func summarizeBatch(results []json.RawMessage, list int) *FleetSummary {
 	sum := &FleetSummary{}
 	for _, raw := range results {
-		var r FleetZoneResult
-		if err := json.Unmarshal(raw, &r); err != nil || r.HostedZoneID == "" {
-			r = FleetZoneResult{Status: FleetFailed, Error: "UnexpectedResult", Cause: truncate(string(raw), 300)}
-		}
-		if r.Status == fleetNotRotated {
-			r = classifyFailure(r)
-		}
+		r := zoneResult(raw)
 		switch r.Status {
 		case FleetRotated:
 			sum.Rotated++
+			continue
 		case FleetSkipped:
 			sum.Skipped++
 		default:
-			r.Status = FleetFailed
 			sum.Failed++
 		}
-		sum.Zones = append(sum.Zones, r)
+		if len(sum.Zones) < list {
+			sum.Zones = append(sum.Zones, r)
+		} else {
+			sum.Unlisted++
+		}
 	}
 	sum.Headline = fmt.Sprintf("%d rotated, %d skipped, %d failed", sum.Rotated, sum.Skipped, sum.Failed)
 	return sum
@@ -619,7 +743,7 @@ func classifyFailure(r FleetZoneResult) FleetZoneResult {
 	if json.Unmarshal([]byte(r.Cause), &lambdaErr) == nil && lambdaErr.Message != "" {
 		r.Cause = lambdaErr.Message
 	}
-	r.Cause = truncate(r.Cause, 300)
+	r.Cause = truncate(r.Cause, maxFleetCause)
 	if slices.Contains(fleetSkipErrors, r.Error) {
 		return FleetZoneResult{HostedZoneID: r.HostedZoneID, Zone: r.Zone, Status: FleetSkipped, ExecutionARN: r.ExecutionARN, Reason: r.Error + ": " + r.Cause}
 	}
@@ -634,12 +758,13 @@ func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 	for i, raw := range results {
 		var b FleetSummary
 		if err := json.Unmarshal(raw, &b); err != nil || b.Headline == "" {
-			sum.FailedBatches = append(sum.FailedBatches, fmt.Sprintf("batch %d: %s", i, truncate(string(raw), 300)))
+			sum.FailedBatches = append(sum.FailedBatches, fmt.Sprintf("batch %d: %s", i, truncate(string(raw), maxFleetCause)))
 			continue
 		}
 		sum.Rotated += b.Rotated
 		sum.Skipped += b.Skipped
 		sum.Failed += b.Failed
+		sum.Unlisted += b.Unlisted
 		for _, z := range b.Zones {
 			if z.Status == FleetRotated {
 				continue
@@ -665,8 +790,8 @@ func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 // or a batch ended without a summary.
 func (s *FleetSummary) FleetIncomplete() bool { return s.Failed > 0 || len(s.FailedBatches) > 0 }
 
-// FleetMessage is the text of fleet-rotate's notification.
-func FleetMessage(s *State) (subject, body string) {
+// FleetMessage is the text of fleet-rotate's notification at now.
+func FleetMessage(s *State, now time.Time) (subject, body string) {
 	f := s.Fleet
 	sum := f.Summary
 	outcome := "succeeded"
@@ -704,13 +829,17 @@ func FleetMessage(s *State) (subject, body string) {
 			}
 		}
 		if sum.Unlisted > 0 {
-			fmt.Fprintf(&b, "  ... and %d more (each batch's execution output lists every zone)\n", sum.Unlisted)
+			fmt.Fprintf(&b, "  ... and %d more (the Zones Map of each batch's execution, in the fleet's Map Run, has every zone)\n", sum.Unlisted)
 		}
 	}
 	if sum.Failed > 0 {
-		b.WriteString("\nA failed rotation rolled back or stopped where it was safe (its own message says which);" +
-			" the zone still validates. Fix the cause named above, then start fleet-rotate again with" +
-			" \"minKeyAgeDays\" set (e.g. 7) so that the zones rotated by this run are skipped.\n")
+		days := 1
+		if start, err := time.Parse(time.RFC3339, f.Plan.StartAt); err == nil && now.After(start) {
+			days = int(now.Sub(start).Hours()/24) + 1
+		}
+		fmt.Fprintf(&b, "\nA failed rotation rolled back or stopped where it was safe (its own message says which);"+
+			" the zone still validates. Fix the cause named above, then start fleet-rotate again with"+
+			" \"minKeyAgeDays\": %d so that the zones rotated by this run are skipped.\n", days)
 	}
 	return subject, b.String()
 }

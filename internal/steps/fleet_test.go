@@ -31,9 +31,10 @@ func TestParseFleetInput(t *testing.T) {
 		{"duplicate zone", `{"zones": [` + zone("Z1") + `,` + zone("/hostedzone/Z1") + `]}`, "zones[1].hostedZoneId"},
 		{"bad zone", `{"zones": [` + zone("Z1") + `,` + zone("z-lower") + `]}`, "zones[1].hostedZoneId"},
 		{"zone without publisher", `{"zones": [{"hostedZoneId": "Z1"}]}`, "zones[0].dsPublisher"},
+		{"rate too low", `{"zones": [` + zone("Z1") + `], "route53RequestsPerSecond": 1e-9}`, "route53RequestsPerSecond"},
 		{"rate above the limit", `{"zones": [` + zone("Z1") + `], "route53RequestsPerSecond": 6}`, "route53RequestsPerSecond"},
 		{"negative rate", `{"zones": [` + zone("Z1") + `], "route53RequestsPerSecond": -1}`, "route53RequestsPerSecond"},
-		{"batch too big", `{"zones": [` + zone("Z1") + `], "batchSize": 501}`, "batchSize"},
+		{"batch too big", `{"zones": [` + zone("Z1") + `], "batchSize": 41}`, "batchSize"},
 		{"negative age", `{"zones": [` + zone("Z1") + `], "minKeyAgeDays": -1}`, "minKeyAgeDays"},
 		{"bad topic", `{"zones": [` + zone("Z1") + `], "notifyTopicArn": "topic"}`, "notifyTopicArn"},
 	}
@@ -143,15 +144,21 @@ func TestSummarizeFleet(t *testing.T) {
 		res(map[string]string{"hostedZoneId": "Z5", "status": "not-rotated", "error": "States.Timeout", "cause": "too long"}),
 		json.RawMessage(`"garbage"`),
 	}
-	b := summarizeBatch(results)
+	b := summarizeBatch(results, MaxFleetListed)
 	if b.Rotated != 1 || b.Skipped != 2 || b.Failed != 3 {
 		t.Fatalf("batch summary %s, want 1 rotated, 2 skipped, 3 failed", b.Headline)
 	}
-	if z := b.Zones[3]; z.Error != "PropagationTimeoutError" || z.Cause != "because" || z.ExecutionARN != "arn:x" {
+	if len(b.Zones) != 5 {
+		t.Fatalf("batch lists %d zones, want the 5 not rotated", len(b.Zones))
+	}
+	if z := b.Zones[2]; z.Error != "PropagationTimeoutError" || z.Cause != "because" || z.ExecutionARN != "arn:x" {
 		t.Errorf("failed child read as %+v", z)
 	}
-	if z := b.Zones[2]; z.Status != FleetSkipped || !strings.HasPrefix(z.Reason, "NoKSKToRotateError") {
+	if z := b.Zones[1]; z.Status != FleetSkipped || !strings.HasPrefix(z.Reason, "NoKSKToRotateError") {
 		t.Errorf("refusal read as %+v", z)
+	}
+	if capped := summarizeBatch(results, 2); len(capped.Zones) != 2 || capped.Unlisted != 3 || capped.Failed != 3 {
+		t.Errorf("batch capped at 2: %d listed, %d unlisted", len(capped.Zones), capped.Unlisted)
 	}
 	var batches []json.RawMessage
 	for range 10 {
@@ -168,15 +175,82 @@ func TestSummarizeFleet(t *testing.T) {
 	if len(sum.FailedBatches) != 2 {
 		t.Errorf("failed batches %q, want the garbage one and the missing one", sum.FailedBatches)
 	}
-	clean := summarizeFleet([]json.RawMessage{res(summarizeBatch(results[:1]))}, 1)
+	clean := summarizeFleet([]json.RawMessage{res(summarizeBatch(results[:1], MaxFleetListed))}, 1)
 	if clean.FleetIncomplete() || clean.Headline != "1 rotated, 0 skipped, 0 failed" {
 		t.Errorf("clean fleet: %+v", clean)
 	}
-	s := &State{ExecutionARN: "arn:fleet", Fleet: &FleetState{Plan: &FleetPlan{Selection: "x", Zones: 60}, Summary: sum}}
-	subject, body := FleetMessage(s)
-	for _, want := range []string{"needs attention", "FAILED PropagationTimeoutError: because", "skipped: not due", "and 30 more", "minKeyAgeDays"} {
+	s := &State{ExecutionARN: "arn:fleet", Fleet: &FleetState{Plan: &FleetPlan{Selection: "x", Zones: 60, StartAt: stamp(t0)}, Summary: sum}}
+	subject, body := FleetMessage(s, t0.Add(9*24*time.Hour+time.Hour))
+	for _, want := range []string{"needs attention", "FAILED PropagationTimeoutError: because", "skipped: not due", "and 30 more", `"minKeyAgeDays": 10`} {
 		if !strings.Contains(subject+body, want) {
 			t.Errorf("message lacks %q:\n%s\n%s", want, subject, body)
 		}
+	}
+}
+
+// TestZoneKeyBefore: ListHostedZonesByName order, by reversed labels then
+// ID; a batch ends at the first zone at or after its To, even when To
+// itself is gone.
+func TestZoneKeyBefore(t *testing.T) {
+	tests := []struct {
+		a, b ZoneKey
+		want bool
+	}{
+		{ZoneKey{"a.example.com.", "Z1"}, ZoneKey{"b.example.com.", "Z1"}, true},
+		{ZoneKey{"z.example.com.", "Z1"}, ZoneKey{"a.example.org.", "Z1"}, true}, // com. before org.
+		{ZoneKey{"example.com.", "Z1"}, ZoneKey{"a.example.com.", "Z1"}, true},  // parent first
+		{ZoneKey{"Example.COM.", "Z2"}, ZoneKey{"example.com.", "Z1"}, false},
+		{ZoneKey{"example.com.", "Z1"}, ZoneKey{"example.com.", "Z2"}, true},
+		{ZoneKey{"example.com.", "Z2"}, ZoneKey{"example.com.", "Z2"}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.a.Before(tt.b); got != tt.want {
+			t.Errorf("%v before %v = %t, want %t", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestSummarizeZone: the "zone" action compacts one result without a plan.
+func TestSummarizeZone(t *testing.T) {
+	f := newFixture(t)
+	cause, _ := json.Marshal(map[string]string{"Error": "ZoneNotFoundError", "Cause": `{"errorMessage":"no such zone","errorType":"ZoneNotFoundError"}`})
+	raw, _ := json.Marshal(map[string]string{"hostedZoneId": "Z1", "zone": "", "status": "not-rotated", "error": "States.TaskFailed", "cause": string(cause) + strings.Repeat(" ", 2000)})
+	s, err := f.h.SummarizeFleet(context.Background(), Event{Execution: execution, Action: "zone", State: &State{Fleet: &FleetState{}}, FleetResults: []json.RawMessage{raw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := s.Fleet.Summary.Zones[0]
+	if z.Status != FleetFailed || z.Error != "ZoneNotFoundError" || z.Cause != "no such zone" {
+		t.Errorf("compacted %+v", z)
+	}
+	if _, err := f.h.SummarizeFleet(context.Background(), Event{Execution: execution, Action: "fleet", State: &State{Fleet: &FleetState{}}}); err == nil {
+		t.Error("a fleet summary without a plan was made")
+	}
+}
+
+// TestPlanFleetLimits: an empty selection plans no batch (an empty list,
+// which the Map reads), and a rate that spaces the starts beyond
+// MaxFleetStartWindow is refused.
+func TestPlanFleetLimits(t *testing.T) {
+	f := newFixture(t)
+	var zones []string
+	for i := range 5000 {
+		zones = append(zones, fmt.Sprintf(`{"hostedZoneId": "Z%d", "dsPublisher": {"kind": "route53Domains", "domainName": "z%d.example"}}`, i, i))
+	}
+	slow := json.RawMessage(`{"zones": [` + strings.Join(zones, ",") + `], "route53RequestsPerSecond": 0.05}`)
+	if _, err := f.h.PlanFleet(context.Background(), Event{Execution: execution, State: &State{Fleet: &FleetState{Input: slow}}}); err == nil {
+		t.Error("5000 starts 20 minutes apart (over 60 days) were planned")
+	}
+	zones = zones[:400]
+	s, err := f.h.PlanFleet(context.Background(), Event{Execution: execution, State: &State{Fleet: &FleetState{Input: json.RawMessage(`{"zones": [` + strings.Join(zones, ",") + `]}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Fleet.Plan; p.Batches != 10 || p.ListPerBatch != fleetListBudget/fleetListEntry/10 || p.Execution != execution.ARN {
+		t.Errorf("plan %+v", p)
+	}
+	b, _ := json.Marshal(FleetState{})
+	if !strings.Contains(string(b), `"batches":null`) && !strings.Contains(string(b), `"batches":[]`) {
+		t.Errorf("batches absent from %s", b)
 	}
 }

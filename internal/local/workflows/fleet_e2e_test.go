@@ -161,3 +161,26 @@ func runToEnd(ctx context.Context, t *testing.T, w *Workflows, machine, name str
 	}
 	return ex.Wait()
 }
+
+// TestFleetRotateEmptySelection: a tag no zone carries plans no batch and
+// succeeds with nothing rotated (the Map reads an empty list, never a
+// missing one).
+func TestFleetRotateEmptySelection(t *testing.T) {
+	st, _ := newStack(t)
+	w, err := Start(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := runToEnd(ctx, t, w, FleetRotate, "empty", map[string]any{"tag": map[string]string{"key": "dnssec-autopilot:none", "value": "x"},
+		"defaults": map[string]any{"dsPublisher": map[string]any{"kind": "route53Domains"}}})
+	if res.Status != asl.StatusSucceeded {
+		t.Fatalf("fleet-rotate %s %s: %s", res.Status, res.Error, res.Cause)
+	}
+	var sum steps.FleetSummary
+	if err := json.Unmarshal(res.Output, &sum); err != nil || sum.Rotated+sum.Skipped+sum.Failed != 0 || sum.FleetIncomplete() {
+		t.Errorf("summary %s (%v), want nothing", res.Output, err)
+	}
+}
