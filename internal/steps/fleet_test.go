@@ -198,7 +198,7 @@ func TestZoneKeyBefore(t *testing.T) {
 	}{
 		{ZoneKey{"a.example.com.", "Z1"}, ZoneKey{"b.example.com.", "Z1"}, true},
 		{ZoneKey{"z.example.com.", "Z1"}, ZoneKey{"a.example.org.", "Z1"}, true}, // com. before org.
-		{ZoneKey{"example.com.", "Z1"}, ZoneKey{"a.example.com.", "Z1"}, true},  // parent first
+		{ZoneKey{"example.com.", "Z1"}, ZoneKey{"a.example.com.", "Z1"}, true},   // parent first
 		{ZoneKey{"Example.COM.", "Z2"}, ZoneKey{"example.com.", "Z1"}, false},
 		{ZoneKey{"example.com.", "Z1"}, ZoneKey{"example.com.", "Z2"}, true},
 		{ZoneKey{"example.com.", "Z2"}, ZoneKey{"example.com.", "Z2"}, false},

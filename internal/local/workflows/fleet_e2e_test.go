@@ -162,6 +162,39 @@ func runToEnd(ctx context.Context, t *testing.T, w *Workflows, machine, name str
 	return ex.Wait()
 }
 
+// TestFleetRotateNotDue: a zone whose active KSK is younger than
+// minKeyAgeDays is skipped with the reason, and nothing starts for it.
+func TestFleetRotateNotDue(t *testing.T) {
+	st, _ := newStack(t)
+	w, err := Start(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	zones, err := SetupFleet(ctx, w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := activeKSK(t, w, zones[0].ID)
+	res := runToEnd(ctx, t, w, FleetRotate, "not-due", map[string]any{"minKeyAgeDays": 1, "zones": []map[string]any{
+		{"hostedZoneId": zones[0].ID, "dsPublisher": map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": zones[0].ParentID}}}})
+	if res.Status != asl.StatusSucceeded {
+		t.Fatalf("fleet-rotate %s %s: %s", res.Status, res.Error, res.Cause)
+	}
+	var sum steps.FleetSummary
+	if err := json.Unmarshal(res.Output, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 1 || len(sum.Zones) != 1 || !strings.Contains(sum.Zones[0].Reason, "younger than minKeyAgeDays 1") {
+		t.Errorf("summary %s, want the zone skipped as not due", res.Output)
+	}
+	if after := activeKSK(t, w, zones[0].ID); after != before {
+		t.Errorf("active KSK %s after a skipped rotation, %s before", after, before)
+	}
+}
+
 // TestFleetRotateEmptySelection: a tag no zone carries plans no batch and
 // succeeds with nothing rotated (the Map reads an empty list, never a
 // missing one).
