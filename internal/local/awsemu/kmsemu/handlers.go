@@ -409,6 +409,9 @@ func (s *Service) scheduleKeyDeletion(body []byte) (any, *apiError) {
 		}
 		k.state = StatePendingDeletion
 		k.deletion = now.Add(time.Duration(window) * 24 * time.Hour)
+		if s.sweepAt.IsZero() || k.deletion.Before(s.sweepAt) {
+			s.sweepAt = k.deletion
+		}
 		k.window = window
 		return struct {
 			KeyId               string

@@ -232,8 +232,15 @@ func (s *Service) resolveLocked(ref string, allowAlias bool) (*key, *apiError) {
 // sweepLocked deletes every key whose pending-deletion window has ended
 // and returns the events to publish. Callers hold s.mu.
 func (s *Service) sweepLocked(now time.Time) []KeyEvent {
+	if s.sweepAt.IsZero() || now.Before(s.sweepAt) {
+		return nil // no deletion window has ended
+	}
 	var evs []KeyEvent
+	s.sweepAt = time.Time{}
 	for id, k := range s.keys {
+		if k.state == StatePendingDeletion && now.Before(k.deletion) && (s.sweepAt.IsZero() || k.deletion.Before(s.sweepAt)) {
+			s.sweepAt = k.deletion
+		}
 		if k.state == StatePendingDeletion && !now.Before(k.deletion) {
 			delete(s.keys, id)
 			for name, a := range s.aliases {

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
@@ -70,8 +71,12 @@ type Service struct {
 	throttle guard.Throttle
 	faults   guard.Faults
 
-	mu      sync.Mutex
-	keys    map[string]*key   // by key ID
+	mu   sync.Mutex
+	keys map[string]*key // by key ID
+	// sweepAt is when the next pending deletion may end (zero: none
+	// pending): every call sweeps, and thousands of keys must not make
+	// each call look at all of them.
+	sweepAt time.Time
 	aliases map[string]*alias // by alias name ("alias/...")
 
 	subMu sync.Mutex
