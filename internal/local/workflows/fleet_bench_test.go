@@ -90,6 +90,10 @@ func benchFleet(b *testing.B, n int) {
 	close(stop)
 	stats := st.Route53().Stats()
 	if res.Status != asl.StatusSucceeded {
+		// The zones not rotated and why: the fleet's notification.
+		if msgs := st.SNS().Messages(st.Scenario().TopicARN); len(msgs) > 0 {
+			b.Log(msgs[len(msgs)-1].Body)
+		}
 		b.Fatalf("fleet: %s %s: %s", res.Status, res.Error, res.Cause)
 	}
 	var sum steps.FleetSummary
