@@ -367,7 +367,7 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 	if len(batches) > MaxFleetBatches {
 		return State{}, &InvalidInputError{Field: "tag", Value: fmt.Sprint(plan.Zones), Reason: fmt.Sprintf("selects %d zones, more than the %d of one run: split the fleet with another tag value", plan.Zones, MaxFleetZones)}
 	}
-	if window := time.Duration(float64(max(plan.Zones-1, 0)) * plan.SpacingSeconds * float64(time.Second)); window > MaxFleetStartWindow {
+	if window := plan.offset(plan.Zones-1); window > MaxFleetStartWindow {
 		return State{}, &InvalidInputError{Field: "route53RequestsPerSecond", Value: fmt.Sprint(rps), Reason: fmt.Sprintf("spaces the %d starts over %s, more than %s: raise it or split the fleet", plan.Zones, window.Round(time.Hour), MaxFleetStartWindow)}
 	}
 	plan.ListPerBatch = min(MaxFleetListed, fleetListBudget/fleetListEntry/max(len(batches), 1))
@@ -377,17 +377,22 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 	}
 	start := now
 	for i := range batches {
-		batches[i].ListAt = stamp(start.Add(time.Duration(float64(batches[i].Offset) * plan.SpacingSeconds * float64(time.Second))))
+		batches[i].ListAt = stamp(start.Add(plan.offset(batches[i].Offset)))
 	}
 	s := State{
 		Workflow: WorkflowFleetRotate, ExecutionARN: ev.Execution.ARN, StartTime: ev.Execution.StartTime,
 		TopicARN: topic, DryRun: in.DryRun,
 		Fleet: &FleetState{Plan: plan, Batches: batches},
 	}
-	last := start.Add(time.Duration(float64(max(plan.Zones-1, 0)) * plan.SpacingSeconds * float64(time.Second)))
+	last := start.Add(plan.offset(plan.Zones-1))
 	s.note(now, "fleet: %s in %d batches; one start every %.0fs (%.1f Route 53 requests/s of %g), the last at %s",
 		plan.Selection, len(batches), plan.SpacingSeconds, rps, Route53RateLimit, stamp(last))
 	return s, nil
+}
+
+// offset is when the fleet's zone n starts, after the first.
+func (p *FleetPlan) offset(n int) time.Duration {
+	return time.Duration(float64(max(n, 0)) * p.SpacingSeconds * float64(time.Second))
 }
 
 // taggedZone is a hosted zone selected by tag.
@@ -545,7 +550,7 @@ func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
 			}
 		}
 		if it.Skip == "" {
-			it.StartAt = stamp(start.Add(time.Duration(float64(b.Offset+i) * plan.SpacingSeconds * float64(time.Second))))
+			it.StartAt = stamp(start.Add(plan.offset(b.Offset+i)))
 			it.ChildName = childName(plan.Execution, it.HostedZoneID)
 		} else {
 			it.Input = nil

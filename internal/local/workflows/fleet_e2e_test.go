@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/route53emu"
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/stack"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/steps"
 )
 
@@ -37,14 +38,7 @@ func TestFleetRotateEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a fleet of 200 rotations")
 	}
-	st, _ := newStack(t)
-	w, err := Start(st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	st, w, ctx := startFleetStack(t, 10*time.Minute)
 	n := fleetSize(t)
 	zones, err := SetupFleet(ctx, w, n)
 	if err != nil {
@@ -63,13 +57,7 @@ func TestFleetRotateEndToEnd(t *testing.T) {
 	t.Logf("fleet of %d: %s; Route 53: %d admitted (peak %d/s), %d throttled, %.2f req/s over %s", n, res.Status,
 		stats.Admitted, stats.PeakSecond, stats.Throttled, float64(stats.Admitted)/stats.Last.Sub(stats.First).Seconds(), stats.Last.Sub(stats.First))
 	t.Logf("by operation: %v", stats.ByOp)
-	if res.Status != asl.StatusSucceeded {
-		t.Fatalf("fleet-rotate %s: %s: %s", res.Status, res.Error, res.Cause)
-	}
-	var sum steps.FleetSummary
-	if err := json.Unmarshal(res.Output, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum := succeededFleet(t, res)
 	if sum.Rotated != n || sum.Failed != 0 || sum.Skipped != 0 {
 		t.Errorf("summary %+v, want %d rotated", sum, n)
 	}
@@ -111,14 +99,8 @@ func activeKSK(t *testing.T, w *Workflows, zoneID string) string {
 // not exist (failed): the execution fails with FleetRotationIncompleteError
 // after the summary names each zone's outcome by SNS.
 func TestFleetRotateConfiguredZones(t *testing.T) {
-	st, sc := newStack(t)
-	w, err := Start(st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	st, w, ctx := startFleetStack(t, 2*time.Minute)
+	sc := st.Scenario()
 	zones, err := SetupFleet(ctx, w, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +147,7 @@ func runToEnd(ctx context.Context, t *testing.T, w *Workflows, machine, name str
 // TestFleetRotateNotDue: a zone whose active KSK is younger than
 // minKeyAgeDays is skipped with the reason, and nothing starts for it.
 func TestFleetRotateNotDue(t *testing.T) {
-	st, _ := newStack(t)
-	w, err := Start(st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	_, w, ctx := startFleetStack(t, time.Minute)
 	zones, err := SetupFleet(ctx, w, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +155,7 @@ func TestFleetRotateNotDue(t *testing.T) {
 	before := activeKSK(t, w, zones[0].ID)
 	res := runToEnd(ctx, t, w, FleetRotate, "not-due", map[string]any{"minKeyAgeDays": 1, "zones": []map[string]any{
 		{"hostedZoneId": zones[0].ID, "dsPublisher": map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": zones[0].ParentID}}}})
-	if res.Status != asl.StatusSucceeded {
-		t.Fatalf("fleet-rotate %s %s: %s", res.Status, res.Error, res.Cause)
-	}
-	var sum steps.FleetSummary
-	if err := json.Unmarshal(res.Output, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum := succeededFleet(t, res)
 	if sum.Skipped != 1 || len(sum.Zones) != 1 || !strings.Contains(sum.Zones[0].Reason, "younger than minKeyAgeDays 1") {
 		t.Errorf("summary %s, want the zone skipped as not due", res.Output)
 	}
@@ -199,21 +168,38 @@ func TestFleetRotateNotDue(t *testing.T) {
 // succeeds with nothing rotated (the Map reads an empty list, never a
 // missing one).
 func TestFleetRotateEmptySelection(t *testing.T) {
+	_, w, ctx := startFleetStack(t, time.Minute)
+	res := runToEnd(ctx, t, w, FleetRotate, "empty", map[string]any{"tag": map[string]string{"key": "dnssec-autopilot:none", "value": "x"},
+		"defaults": map[string]any{"dsPublisher": map[string]any{"kind": "route53Domains"}}})
+	if sum := succeededFleet(t, res); sum.Rotated+sum.Skipped+sum.Failed != 0 || sum.FleetIncomplete() {
+		t.Errorf("summary %s, want nothing", res.Output)
+	}
+}
+
+// startFleetStack starts a stack with its scenario and the workflows, and
+// a context that ends after timeout; all end with the test.
+func startFleetStack(t *testing.T, timeout time.Duration) (*stack.Stack, *Workflows, context.Context) {
+	t.Helper()
 	st, _ := newStack(t)
 	w, err := Start(st, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res := runToEnd(ctx, t, w, FleetRotate, "empty", map[string]any{"tag": map[string]string{"key": "dnssec-autopilot:none", "value": "x"},
-		"defaults": map[string]any{"dsPublisher": map[string]any{"kind": "route53Domains"}}})
+	t.Cleanup(w.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return st, w, ctx
+}
+
+// succeededFleet is the summary of a fleet-rotate that must have succeeded.
+func succeededFleet(t *testing.T, res asl.Result) steps.FleetSummary {
+	t.Helper()
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("fleet-rotate %s %s: %s", res.Status, res.Error, res.Cause)
 	}
 	var sum steps.FleetSummary
-	if err := json.Unmarshal(res.Output, &sum); err != nil || sum.Rotated+sum.Skipped+sum.Failed != 0 || sum.FleetIncomplete() {
-		t.Errorf("summary %s (%v), want nothing", res.Output, err)
+	if err := json.Unmarshal(res.Output, &sum); err != nil {
+		t.Fatal(err)
 	}
+	return sum
 }
