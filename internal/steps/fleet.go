@@ -367,7 +367,7 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 	if len(batches) > MaxFleetBatches {
 		return State{}, &InvalidInputError{Field: "tag", Value: fmt.Sprint(plan.Zones), Reason: fmt.Sprintf("selects %d zones, more than the %d of one run: split the fleet with another tag value", plan.Zones, MaxFleetZones)}
 	}
-	if window := plan.offset(plan.Zones-1); window > MaxFleetStartWindow {
+	if window := plan.offset(plan.Zones - 1); window > MaxFleetStartWindow {
 		return State{}, &InvalidInputError{Field: "route53RequestsPerSecond", Value: fmt.Sprint(rps), Reason: fmt.Sprintf("spaces the %d starts over %s, more than %s: raise it or split the fleet", plan.Zones, window.Round(time.Hour), MaxFleetStartWindow)}
 	}
 	plan.ListPerBatch = min(MaxFleetListed, fleetListBudget/fleetListEntry/max(len(batches), 1))
@@ -384,7 +384,7 @@ func (h *Handler) PlanFleet(ctx context.Context, ev Event) (State, error) {
 		TopicARN: topic, DryRun: in.DryRun,
 		Fleet: &FleetState{Plan: plan, Batches: batches},
 	}
-	last := start.Add(plan.offset(plan.Zones-1))
+	last := start.Add(plan.offset(plan.Zones - 1))
 	s.note(now, "fleet: %s in %d batches; one start every %.0fs (%.1f Route 53 requests/s of %g), the last at %s",
 		plan.Selection, len(batches), plan.SpacingSeconds, rps, Route53RateLimit, stamp(last))
 	return s, nil
@@ -550,7 +550,7 @@ func (h *Handler) ListBatch(ctx context.Context, ev Event) (State, error) {
 			}
 		}
 		if it.Skip == "" {
-			it.StartAt = stamp(start.Add(plan.offset(b.Offset+i)))
+			it.StartAt = stamp(start.Add(plan.offset(b.Offset + i)))
 			it.ChildName = childName(plan.Execution, it.HostedZoneID)
 		} else {
 			it.Input = nil
