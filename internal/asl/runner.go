@@ -48,9 +48,10 @@ type Options struct {
 	// every execution is waiting on it (the caller then advances it).
 	NoAutoAdvance bool
 	// HistoryLimit, when above zero, keeps only about the last
-	// HistoryLimit events of each execution (event IDs still count every
-	// event; OnEvent still sees them all): a fleet of thousands of
-	// executions, each event carrying its state, fits in memory. The Step
+	// HistoryLimit events of each running or failed execution and the last
+	// event of each that succeeded (event IDs still count every event;
+	// OnEvent still sees them all): a fleet of thousands of executions,
+	// each event carrying its state, fits in memory. The Step
 	// Functions emulator's GetExecutionHistory and task-token lookups need
 	// whole histories: leave it zero wherever those are used.
 	HistoryLimit int
@@ -385,6 +386,17 @@ func (e *Execution) execute() {
 	}
 	e.mu.Lock()
 	res.Transitions = e.transitions
+	if limit := r.opts.HistoryLimit; limit > 0 {
+		// A finished execution's events are for finding out what went
+		// wrong: a success keeps its last event, a failure its last limit.
+		keep := limit
+		if res.Status == StatusSucceeded {
+			keep = 1
+		}
+		if len(e.events) > keep {
+			e.events = slices.Clone(e.events[len(e.events)-keep:])
+		}
+	}
 	e.mu.Unlock()
 	r.progress("%s %s (%d state transitions)", res.Status, e.ARN, res.Transitions)
 	e.cancel(nil)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -689,36 +690,58 @@ func TestLint(t *testing.T) {
 }
 
 // TestHistoryLimit: with HistoryLimit the runner keeps only the newest
-// events, yet numbers every event and shows every one to OnEvent.
+// events of a failed execution and the last of one that succeeded, yet
+// numbers every event and shows every one to OnEvent.
 func TestHistoryLimit(t *testing.T) {
-	states := map[string]any{}
-	for i := range 50 {
-		st := map[string]any{"Type": "Pass", "Next": fmt.Sprintf("P%d", i+1)}
-		if i == 49 {
-			st = map[string]any{"Type": "Pass", "End": true}
-		}
-		states[fmt.Sprintf("P%d", i)] = st
-	}
-	def, _ := json.Marshal(map[string]any{"StartAt": "P0", "States": states})
-	sm, err := Load(def, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seen atomic.Int64
-	r := NewRunner(clock.NewVirtual(testStart), Options{HistoryLimit: 10, OnEvent: func(*Execution, Event) { seen.Add(1) }})
-	ex := r.Start(context.Background(), sm, "", json.RawMessage(`{}`))
-	if res := ex.Wait(); res.Status != StatusSucceeded {
-		t.Fatalf("%s %s", res.Status, res.Error)
-	}
-	h := ex.History()
-	total := int64(1 + 50*2 + 1) // started, entered+exited per state, succeeded
-	if len(h) > 20 || len(h) < 10 {
-		t.Errorf("kept %d events, want 10 to 20", len(h))
-	}
-	if last := h[len(h)-1]; last.ID != total || last.Type != "ExecutionSucceeded" {
-		t.Errorf("last event %d %s, want %d ExecutionSucceeded", last.ID, last.Type, total)
-	}
-	if seen.Load() != total {
-		t.Errorf("OnEvent saw %d events, want %d", seen.Load(), total)
+	for _, tc := range []struct {
+		name     string
+		last     map[string]any
+		status   string
+		min, max int
+		lastType string
+	}{
+		{"succeeded", map[string]any{"Type": "Pass", "End": true}, StatusSucceeded, 1, 1, "ExecutionSucceeded"},
+		{"failed", map[string]any{"Type": "Fail", "Error": "E"}, StatusFailed, 10, 10, "ExecutionFailed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			states := map[string]any{}
+			for i := range 49 {
+				states[fmt.Sprintf("P%d", i)] = map[string]any{"Type": "Pass", "Next": fmt.Sprintf("P%d", i+1)}
+			}
+			states["P49"] = tc.last
+			def, _ := json.Marshal(map[string]any{"StartAt": "P0", "States": states})
+			sm, err := Load(def, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seen atomic.Int64
+			var kept []int
+			r := NewRunner(clock.NewVirtual(testStart), Options{HistoryLimit: 10, OnEvent: func(ex *Execution, _ Event) {
+				seen.Add(1)
+				kept = append(kept, len(ex.History()))
+			}})
+			ex := r.Start(context.Background(), sm, "", json.RawMessage(`{}`))
+			if res := ex.Wait(); res.Status != tc.status {
+				t.Fatalf("%s %s, want %s", res.Status, res.Error, tc.status)
+			}
+			if m := slices.Max(kept); m > 20 {
+				t.Errorf("kept up to %d events while running, want at most 20", m)
+			}
+			h := ex.History()
+			// started, entered+exited per Pass state, then a Fail's entered or a Pass's entered+exited, the end
+			total := int64(1 + 49*2 + 2 + 1)
+			if tc.status == StatusFailed {
+				total--
+			}
+			if len(h) < tc.min || len(h) > tc.max {
+				t.Errorf("kept %d events at the end, want %d to %d", len(h), tc.min, tc.max)
+			}
+			if last := h[len(h)-1]; last.ID != total || last.Type != tc.lastType {
+				t.Errorf("last event %d %s, want %d %s", last.ID, last.Type, total, tc.lastType)
+			}
+			if seen.Load() != total {
+				t.Errorf("OnEvent saw %d events, want %d", seen.Load(), total)
+			}
+		})
 	}
 }

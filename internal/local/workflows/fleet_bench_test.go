@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,20 @@ func BenchmarkFleetRotate(b *testing.B) {
 	}
 	for range b.N {
 		benchFleet(b, n)
+	}
+}
+
+// writeHeapProfile writes what is live at the fleet's end (every
+// execution, zone, key and record still held) for `go tool pprof`.
+func writeHeapProfile(b *testing.B, path string) {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -88,6 +103,9 @@ func benchFleet(b *testing.B, n int) {
 	res, wall := run("fleet", map[string]any{"tag": FleetTag, "defaults": map[string]any{"safetyMarginSeconds": 600}})
 	b.StopTimer()
 	close(stop)
+	if path := os.Getenv("DNSSEC_FLEET_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path)
+	}
 	stats := st.Route53().Stats()
 	if res.Status != asl.StatusSucceeded {
 		// The zones not rotated and why: the fleet's notification.
