@@ -1,8 +1,9 @@
 // Package awsjson holds what the emulators of the AWS JSON protocols (KMS,
 // Route 53 Domains, Route 53 Resolver: JSON 1.1; Step Functions: JSON 1.0)
-// write and read the same way: a result, an error in the
-// {"__type", "message"} shape, a request body where blank means {}, and
-// timestamps as epoch seconds.
+// dispatch, write and read the same way: the checks in front of an
+// operation (Endpoint), a result, an error in the {"__type", "message"}
+// shape, a request body where blank means {}, and timestamps as epoch
+// seconds.
 package awsjson
 
 import (

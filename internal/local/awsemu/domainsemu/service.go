@@ -24,7 +24,6 @@ package domainsemu
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -35,7 +34,6 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
-	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -315,30 +313,23 @@ var operations = map[string]handler{
 	"ListOperations":                         (*Service).listOperations,
 }
 
+var endpoint = awsjson.Endpoint[*Service, handler, *apiError]{
+	Protocol: awsjson.JSON11, Name: "domainsemu", Service: "Route 53 Domains",
+	TargetPrefix: targetPrefix, Operations: operations, Call: (*Service).call,
+	MaxBody: maxBody, BodyCode: "InvalidInput", Errorf: errorf, WriteError: writeError,
+	Region:        func(*Service) string { return servedRegion },
+	RegionMessage: "Route 53 Domains is served from %s only, request signed for %s",
+}
+
 // ServeHTTP serves the Route 53 Domains JSON 1.1 protocol. A request
 // signed for a region other than us-east-1 is refused with
 // UnrecognizedClientException: AWS has no Route 53 Domains endpoint there.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, errorf("UnknownOperationException", "domainsemu: method %s not allowed, Route 53 Domains takes POST", r.Method))
-		return
-	}
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := operations[op]
-	if !ok || h == nil {
-		writeError(w, errorf("UnknownOperationException", "domainsemu: unknown operation %q", target))
-		return
-	}
-	if region := sigv4.Region(r); region != "" && region != servedRegion {
-		writeError(w, errorf("UnrecognizedClientException", "domainsemu: Route 53 Domains is served from %s only, request signed for %s", servedRegion, region))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		writeError(w, errorf("InvalidInput", "domainsemu: unreadable or oversized request body"))
-		return
-	}
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.Serve(s, w, r) }
+
+// call applies the transitions due by now, then runs the handler of op
+// (outside the lock: handlers take it) unless throttling or an injected
+// fault refuses the request.
+func (s *Service) call(op string, h handler, body []byte) (any, *apiError) {
 	s.mu.Lock()
 	s.progressLocked(s.clk.Now())
 	var aerr *apiError
@@ -349,15 +340,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return nil, aerr
 	}
-	out, aerr := h(s, body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	awsjson.JSON11.WriteResult(w, out)
+	return h(s, body)
 }
 
 func decode(body []byte, v any) *apiError {

@@ -19,15 +19,12 @@ package kmsemu
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
-	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -170,55 +167,28 @@ var operations = map[string]handler{
 	"ListResourceTags":    (*Service).listResourceTags,
 }
 
+var endpoint = awsjson.Endpoint[*Service, handler, *apiError]{
+	Protocol: awsjson.JSON11, Name: "kmsemu", Service: "KMS",
+	TargetPrefix: targetPrefix, Operations: operations, Call: (*Service).call,
+	MaxBody: maxBody, BodyCode: "ValidationException", Errorf: errorf, WriteError: writeError,
+	Region: (*Service).Region,
+}
+
 // ServeHTTP serves the KMS JSON 1.1 protocol. A request signed for
 // another region than the Service's is refused with
 // UnrecognizedClientException rather than answered with this region's keys.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, errorf("UnknownOperationException", "kmsemu: method %s not allowed, KMS takes POST", r.Method))
-		return
-	}
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := operations[op]
-	if !ok || h == nil {
-		writeError(w, errorf("UnknownOperationException", "kmsemu: unknown operation %q", target))
-		return
-	}
-	if region := sigv4.Region(r); region != "" && region != s.region {
-		writeError(w, errorf("UnrecognizedClientException", "kmsemu: this emulator serves %s only, the request was signed for %s", s.region, region))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		writeError(w, validationf("kmsemu: reading request body: %v", err))
-		return
-	}
-	if len(body) > maxBody {
-		writeError(w, validationf("kmsemu: request body larger than %d bytes", maxBody))
-		return
-	}
-	if aerr := s.admit(op); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	out, aerr := h(s, body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	awsjson.JSON11.WriteResult(w, out)
-}
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.Serve(s, w, r) }
 
-// admit applies throttling and injected faults to one request.
-func (s *Service) admit(op string) *apiError {
+// call runs the handler of op unless throttling or an injected fault
+// refuses the request first.
+func (s *Service) call(op string, h handler, body []byte) (any, *apiError) {
 	if !s.throttle.Allow(s.clk.Now()) {
-		return errorf("ThrottlingException", "Rate exceeded")
+		return nil, errorf("ThrottlingException", "Rate exceeded")
 	}
 	if code := s.faults.Take(op); code != "" {
-		return errorf(code, "kmsemu: injected fault for %s", op)
+		return nil, errorf(code, "kmsemu: injected fault for %s", op)
 	}
-	return nil
+	return h(s, body)
 }
 
 // decode unmarshals a request body; an empty body is an empty object.

@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,7 +28,6 @@ import (
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
-	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -324,32 +322,22 @@ var operations = map[string]handler{
 	"ListResolverDnssecConfigs":  (*Service).list,
 }
 
+var endpoint = awsjson.Endpoint[*Service, handler, *apiError]{
+	Protocol: awsjson.JSON11, Name: "resolveremu", Service: "Route 53 Resolver",
+	TargetPrefix: targetPrefix, Operations: operations, Call: (*Service).call,
+	MaxBody: maxBody, BodyCode: "InvalidRequestException", Errorf: errorf, WriteError: writeError,
+	Region: func(s *Service) string { return s.region },
+}
+
 // ServeHTTP serves the Route 53 Resolver JSON 1.1 protocol. A request
 // signed for another region than the Service's is refused with
 // UnrecognizedClientException.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, errorf("UnknownOperationException", "resolveremu: method %s not allowed, Route 53 Resolver takes POST", r.Method))
-		return
-	}
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := operations[op]
-	if !ok || h == nil {
-		writeError(w, errorf("UnknownOperationException", "resolveremu: unknown operation %q", target))
-		return
-	}
-	if region := sigv4.Region(r); region != "" && region != s.region {
-		writeError(w, errorf("UnrecognizedClientException", "resolveremu: this emulator serves %s only, the request was signed for %s", s.region, region))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		writeError(w, errorf("InvalidRequestException", "resolveremu: unreadable or oversized request body"))
-		return
-	}
-	var out any
-	var aerr *apiError
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.Serve(s, w, r) }
+
+// call runs the handler of op under the service lock, after the
+// transitions due by now, unless throttling or an injected fault refuses
+// the request; its events are published once the lock is released.
+func (s *Service) call(op string, h handler, body []byte) (out any, aerr *apiError) {
 	s.locked(func() []Event {
 		if !s.throttle.Allow(s.clk.Now()) {
 			aerr = errorf("ThrottlingException", "Rate exceeded")
@@ -363,11 +351,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, evs, aerr = h(s, body)
 		return evs
 	})
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	awsjson.JSON11.WriteResult(w, out)
+	return out, aerr
 }
 
 func decode(body []byte, v any) *apiError {

@@ -20,15 +20,12 @@ package sfnemu
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/asl"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/awsjson"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/guard"
-	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/awsemu/sigv4"
 	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/clock"
 )
 
@@ -111,17 +108,6 @@ func (s *Service) SetThrottle(ratePerSecond float64, burst int) {
 	s.throttle.Set(ratePerSecond, burst, s.clk.Now())
 }
 
-// admit applies throttling and injected faults to one request.
-func (s *Service) admit(op string) *apiError {
-	if !s.throttle.Allow(s.clk.Now()) {
-		return errorf("ThrottlingException", "Rate exceeded")
-	}
-	if code := s.faults.Take(op); code != "" {
-		return errorf(code, "sfnemu: injected fault for %s", op)
-	}
-	return nil
-}
-
 // apiError is an error in the AWS JSON 1.0 shape.
 type apiError struct {
 	Code    string
@@ -173,44 +159,28 @@ var operations = map[string]handler{
 	"SendTaskHeartbeat":    (*Service).sendTaskHeartbeat,
 }
 
+var endpoint = awsjson.Endpoint[*Service, handler, *apiError]{
+	Protocol: awsjson.JSON10, Name: "sfnemu", Service: "Step Functions",
+	TargetPrefix: targetPrefix, Operations: operations, Call: (*Service).call,
+	MaxBody: maxBody, BodyCode: "SerializationException", Errorf: errorf, WriteError: writeError,
+	Region: func(s *Service) string { return s.region },
+}
+
 // ServeHTTP serves the Step Functions JSON 1.0 protocol. A request signed
 // for another region is refused with UnrecognizedClientException rather
 // than answered with this region's state machines.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, errorf("UnknownOperationException", "sfnemu: method %s not allowed, Step Functions takes POST", r.Method))
-		return
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.Serve(s, w, r) }
+
+// call runs the handler of op unless throttling or an injected fault
+// refuses the request first.
+func (s *Service) call(op string, h handler, body []byte) (any, *apiError) {
+	if !s.throttle.Allow(s.clk.Now()) {
+		return nil, errorf("ThrottlingException", "Rate exceeded")
 	}
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := operations[op]
-	if !ok || h == nil {
-		writeError(w, errorf("UnknownOperationException", "sfnemu: the local stack does not emulate operation %q", target))
-		return
+	if code := s.faults.Take(op); code != "" {
+		return nil, errorf(code, "sfnemu: injected fault for %s", op)
 	}
-	if region := sigv4.Region(r); region != "" && region != s.region {
-		writeError(w, errorf("UnrecognizedClientException", "sfnemu: this emulator serves %s only, the request was signed for %s", s.region, region))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		writeError(w, errorf("SerializationException", "sfnemu: reading request body: %v", err))
-		return
-	}
-	if len(body) > maxBody {
-		writeError(w, errorf("SerializationException", "sfnemu: request body larger than %d bytes", maxBody))
-		return
-	}
-	if aerr := s.admit(op); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	out, aerr := h(s, body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	awsjson.JSON10.WriteResult(w, out)
+	return h(s, body)
 }
 
 // decode unmarshals a request body; an empty body is an empty object. A
