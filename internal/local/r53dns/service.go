@@ -518,6 +518,21 @@ func (s *Service) Zones() []Zone {
 	return out
 }
 
+// ZonesNamed returns the hosted zones named name (fully qualified) by ID:
+// Zones' answer for one name without sorting every zone.
+func (s *Service) ZonesNamed(name string) []Zone {
+	s.mu.Lock()
+	var out []Zone
+	for _, hz := range s.zones {
+		if hz.name == name {
+			out = append(out, Zone{ID: hz.id, Name: hz.name, Servers: slices.Clone(hz.servers)})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Zone) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
 // ZoneServers returns the servers of a hosted zone, in delegation set
 // order (syncing first when the zone is new); none for an unknown zone.
 func (s *Service) ZoneServers(zoneID string) []*Server {

@@ -1,7 +1,9 @@
 package r53dns
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +149,37 @@ func TestServiceLagAndLifecycle(t *testing.T) {
 	clk.Advance(lag)
 	if got := addr(zs[1]); got != "REFUSED" {
 		t.Errorf("after the lag: %s, want REFUSED", got)
+	}
+}
+
+// TestZonesNamed: the zones of one name, by ID, as Zones lists them.
+func TestZonesNamed(t *testing.T) {
+	src := &fakeSource{snaps: map[string]route53emu.Snapshot{}}
+	for i, ref := range []route53emu.ZoneRef{{ID: "Z2", Name: "example.test."}, {ID: "Z1", Name: "example.test."}, {ID: "Z3", Name: "other.test."}} {
+		src.set(route53emu.Snapshot{ZoneRef: ref, NameServers: []string{fmt.Sprintf("ns-%d.awsdns-00.test.", i)}})
+	}
+	s, err := Start(Config{Clock: clock.NewVirtual(t0), Source: src, Port: 21053 + uint16(time.Now().UnixNano()%1000)})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"example.test.", []string{"Z1", "Z2"}},
+		{"other.test.", []string{"Z3"}},
+		{"test.", nil},
+	} {
+		var ids []string
+		for _, z := range s.ZonesNamed(tc.name) {
+			if z.Name != tc.name || len(z.Servers) != 1 {
+				t.Errorf("ZonesNamed(%s) gave %s with %d servers", tc.name, z.Name, len(z.Servers))
+			}
+			ids = append(ids, z.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("ZonesNamed(%s) = %v, want %v", tc.name, ids, tc.want)
+		}
 	}
 }
