@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"slices"
@@ -299,6 +300,13 @@ func (r *Runner) Execution(arn string) (*Execution, bool) {
 	defer r.mu.Unlock()
 	e, ok := r.executions[arn]
 	return e, ok
+}
+
+// Executions returns every execution Execution can look up, in no order.
+func (r *Runner) Executions() []*Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Values(r.executions))
 }
 
 // StopExecution aborts a running execution, as the StopExecution API does.
