@@ -666,8 +666,18 @@ func (h *Handler) SummarizeFleet(ctx context.Context, ev Event) (State, error) {
 		f.Items = nil
 		return s, nil
 	case "batch":
-		f.Summary = summarizeBatch(ev.FleetResults, f.Plan.ListPerBatch)
+		var unlisted []FleetZoneResult
+		f.Summary, unlisted = summarizeBatch(ev.FleetResults, f.Plan.ListPerBatch)
 		f.Items = nil
+		// The fleet's state has room for few names per batch in a big
+		// fleet: a failed zone left out is named here, by the batch.
+		if len(unlisted) == 0 || f.Plan.TopicARN == "" || h.clients.SNS == nil {
+			return s, nil
+		}
+		subject, body := batchMessage(&s, unlisted)
+		if _, err := h.clients.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(f.Plan.TopicARN), Subject: aws.String(subject), Message: aws.String(body)}); err != nil {
+			return State{}, named(step, fmt.Errorf("steps: SNS Publish to %s: %w", f.Plan.TopicARN, err))
+		}
 		return s, nil
 	case "fleet":
 	default:
@@ -705,28 +715,29 @@ func zoneResult(raw json.RawMessage) FleetZoneResult {
 }
 
 // summarizeBatch counts a batch's results and lists at most list of the
-// zones not rotated.
-func summarizeBatch(results []json.RawMessage, list int) *FleetSummary {
+// zones not rotated, failed ones first; it also returns the failed zones it
+// could not list.
+func summarizeBatch(results []json.RawMessage, list int) (*FleetSummary, []FleetZoneResult) {
 	sum := &FleetSummary{}
+	var failed, skipped []FleetZoneResult
 	for _, raw := range results {
 		r := zoneResult(raw)
 		switch r.Status {
 		case FleetRotated:
 			sum.Rotated++
-			continue
 		case FleetSkipped:
 			sum.Skipped++
+			skipped = append(skipped, r)
 		default:
 			sum.Failed++
-		}
-		if len(sum.Zones) < list {
-			sum.Zones = append(sum.Zones, r)
-		} else {
-			sum.Unlisted++
+			failed = append(failed, r)
 		}
 	}
+	notRotated := slices.Concat(failed, skipped)
+	n := min(list, len(notRotated))
+	sum.Zones, sum.Unlisted = notRotated[:n], len(notRotated)-n
 	sum.Headline = fmt.Sprintf("%d rotated, %d skipped, %d failed", sum.Rotated, sum.Skipped, sum.Failed)
-	return sum
+	return sum, failed[min(n, len(failed)):]
 }
 
 // classifyFailure reads the child's own error out of the Cause of
@@ -760,6 +771,7 @@ func classifyFailure(r FleetZoneResult) FleetZoneResult {
 // outputs; anything else is a batch that failed as a whole).
 func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 	sum := &FleetSummary{Batches: batches}
+	var failed, skipped []FleetZoneResult
 	for i, raw := range results {
 		var b FleetSummary
 		if err := json.Unmarshal(raw, &b); err != nil || b.Headline == "" {
@@ -771,16 +783,20 @@ func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 		sum.Failed += b.Failed
 		sum.Unlisted += b.Unlisted
 		for _, z := range b.Zones {
-			if z.Status == FleetRotated {
-				continue
+			switch z.Status {
+			case FleetRotated:
+			case FleetSkipped:
+				skipped = append(skipped, z)
+			default:
+				failed = append(failed, z)
 			}
-			if len(sum.Zones) == MaxFleetListed {
-				sum.Unlisted++
-				continue
-			}
-			sum.Zones = append(sum.Zones, z)
 		}
 	}
+	// Failed zones first: they are what a person must act on.
+	notRotated := slices.Concat(failed, skipped)
+	n := min(MaxFleetListed, len(notRotated))
+	sum.Zones = notRotated[:n]
+	sum.Unlisted += len(notRotated) - n
 	if len(results) < batches {
 		sum.FailedBatches = append(sum.FailedBatches, fmt.Sprintf("%d of %d batches returned no result", batches-len(results), batches))
 	}
@@ -789,6 +805,41 @@ func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 		sum.Headline += fmt.Sprintf(", %d batches failed", len(sum.FailedBatches))
 	}
 	return sum
+}
+
+// batchMessage names the failed zones of a batch that its summary has no
+// room to list.
+func batchMessage(s *State, failed []FleetZoneResult) (subject, body string) {
+	f := s.Fleet
+	index := 0
+	if f.Batch != nil {
+		index = f.Batch.Index
+	}
+	subject = fmt.Sprintf("dnssec-autopilot: fleet-rotate batch %d: %d zones failed", index, len(failed))
+	var b strings.Builder
+	fmt.Fprintf(&b, "fleet-rotate batch %d of %d: %s\nexecution: %s\nfleet: %s\n\nzones that failed (the fleet's summary counts them but has no room to name them):\n",
+		index, f.Plan.Batches, f.Summary.Headline, s.ExecutionARN, f.Plan.Execution)
+	writeZones(&b, failed)
+	return subject, b.String()
+}
+
+// writeZones writes one entry per zone not rotated.
+func writeZones(b *strings.Builder, zones []FleetZoneResult) {
+	for _, z := range zones {
+		name := z.HostedZoneID
+		if z.Zone != "" {
+			name = z.Zone + " (" + z.HostedZoneID + ")"
+		}
+		switch z.Status {
+		case FleetSkipped:
+			fmt.Fprintf(b, "  %s: skipped: %s\n", name, z.Reason)
+		default:
+			fmt.Fprintf(b, "  %s: FAILED %s: %s\n", name, z.Error, z.Cause)
+		}
+		if z.ExecutionARN != "" {
+			fmt.Fprintf(b, "    execution: %s\n", z.ExecutionARN)
+		}
+	}
 }
 
 // FleetIncomplete says whether the fleet run must end failed: a zone failed
@@ -818,24 +869,10 @@ func FleetMessage(s *State, now time.Time) (subject, body string) {
 	}
 	if len(sum.Zones) > 0 {
 		b.WriteString("\nzones not rotated:\n")
-		for _, z := range sum.Zones {
-			name := z.HostedZoneID
-			if z.Zone != "" {
-				name = z.Zone + " (" + z.HostedZoneID + ")"
-			}
-			switch z.Status {
-			case FleetSkipped:
-				fmt.Fprintf(&b, "  %s: skipped: %s\n", name, z.Reason)
-			default:
-				fmt.Fprintf(&b, "  %s: FAILED %s: %s\n", name, z.Error, z.Cause)
-			}
-			if z.ExecutionARN != "" {
-				fmt.Fprintf(&b, "    execution: %s\n", z.ExecutionARN)
-			}
-		}
-		if sum.Unlisted > 0 {
-			fmt.Fprintf(&b, "  ... and %d more (the Zones Map of each batch's execution, in the fleet's Map Run, has every zone)\n", sum.Unlisted)
-		}
+		writeZones(&b, sum.Zones)
+	}
+	if sum.Unlisted > 0 {
+		fmt.Fprintf(&b, "  ... and %d more not listed here: each batch's own message names its failed zones, and the Zones Map of each batch's execution, in the fleet's Map Run, has every zone\n", sum.Unlisted)
 	}
 	if sum.Failed > 0 {
 		days := 1

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func TestParseFleetInput(t *testing.T) {
@@ -144,21 +146,30 @@ func TestSummarizeFleet(t *testing.T) {
 		res(map[string]string{"hostedZoneId": "Z5", "status": "not-rotated", "error": "States.Timeout", "cause": "too long"}),
 		json.RawMessage(`"garbage"`),
 	}
-	b := summarizeBatch(results, MaxFleetListed)
-	if b.Rotated != 1 || b.Skipped != 2 || b.Failed != 3 {
-		t.Fatalf("batch summary %s, want 1 rotated, 2 skipped, 3 failed", b.Headline)
+	b, unlisted := summarizeBatch(results, MaxFleetListed)
+	if b.Rotated != 1 || b.Skipped != 2 || b.Failed != 3 || len(unlisted) != 0 {
+		t.Fatalf("batch summary %s, %d failed unlisted; want 1 rotated, 2 skipped, 3 failed, all listed", b.Headline, len(unlisted))
 	}
 	if len(b.Zones) != 5 {
 		t.Fatalf("batch lists %d zones, want the 5 not rotated", len(b.Zones))
 	}
-	if z := b.Zones[2]; z.Error != "PropagationTimeoutError" || z.Cause != "because" || z.ExecutionARN != "arn:x" {
+	// Failed first (Z4, Z5, the garbage), then skipped (Z2, Z3).
+	if z := b.Zones[0]; z.Error != "PropagationTimeoutError" || z.Cause != "because" || z.ExecutionARN != "arn:x" {
 		t.Errorf("failed child read as %+v", z)
 	}
-	if z := b.Zones[1]; z.Status != FleetSkipped || !strings.HasPrefix(z.Reason, "NoKSKToRotateError") {
+	if z := b.Zones[4]; z.Status != FleetSkipped || !strings.HasPrefix(z.Reason, "NoKSKToRotateError") {
 		t.Errorf("refusal read as %+v", z)
 	}
-	if capped := summarizeBatch(results, 2); len(capped.Zones) != 2 || capped.Unlisted != 3 || capped.Failed != 3 {
-		t.Errorf("batch capped at 2: %d listed, %d unlisted", len(capped.Zones), capped.Unlisted)
+	for _, tc := range []struct{ list, unlistedFailed int }{{2, 1}, {0, 3}, {3, 0}} {
+		capped, unlisted := summarizeBatch(results, tc.list)
+		if len(capped.Zones) != tc.list || capped.Unlisted != 5-tc.list || capped.Failed != 3 || len(unlisted) != tc.unlistedFailed {
+			t.Errorf("batch capped at %d: %d listed, %d unlisted, %d failed unlisted; want %d failed unlisted", tc.list, len(capped.Zones), capped.Unlisted, len(unlisted), tc.unlistedFailed)
+		}
+		for _, z := range append(capped.Zones[:min(tc.list, 3)], unlisted...) {
+			if z.Status != FleetFailed {
+				t.Errorf("batch capped at %d lists %s (%s) before a failed zone", tc.list, z.HostedZoneID, z.Status)
+			}
+		}
 	}
 	var batches []json.RawMessage
 	for range 10 {
@@ -175,16 +186,79 @@ func TestSummarizeFleet(t *testing.T) {
 	if len(sum.FailedBatches) != 2 {
 		t.Errorf("failed batches %q, want the garbage one and the missing one", sum.FailedBatches)
 	}
-	clean := summarizeFleet([]json.RawMessage{res(summarizeBatch(results[:1], MaxFleetListed))}, 1)
+	one, _ := summarizeBatch(results[:1], MaxFleetListed)
+	clean := summarizeFleet([]json.RawMessage{res(one)}, 1)
 	if clean.FleetIncomplete() || clean.Headline != "1 rotated, 0 skipped, 0 failed" {
 		t.Errorf("clean fleet: %+v", clean)
 	}
 	s := &State{ExecutionARN: "arn:fleet", Fleet: &FleetState{Plan: &FleetPlan{Selection: "x", Zones: 60, StartAt: stamp(t0)}, Summary: sum}}
 	subject, body := FleetMessage(s, t0.Add(9*24*time.Hour+time.Hour))
-	for _, want := range []string{"needs attention", "FAILED PropagationTimeoutError: because", "skipped: not due", "and 30 more", `"minKeyAgeDays": 10`} {
+	for _, want := range []string{"needs attention", "FAILED PropagationTimeoutError: because", "and 30 more", "each batch's own message", `"minKeyAgeDays": 10`} {
 		if !strings.Contains(subject+body, want) {
 			t.Errorf("message lacks %q:\n%s\n%s", want, subject, body)
 		}
+	}
+	if strings.Contains(body, "skipped:") {
+		t.Errorf("the message lists a skipped zone while failed ones are left out:\n%s", body)
+	}
+	// Nothing listed at all (a big fleet's batches had no room): the
+	// message still says how many zones it does not name, and where.
+	s.Fleet.Summary = &FleetSummary{Failed: 1, Rotated: 9999, Unlisted: 1, Headline: "9999 rotated, 0 skipped, 1 failed"}
+	if _, body := FleetMessage(s, t0); !strings.Contains(body, "and 1 more not listed here") {
+		t.Errorf("message hides the unlisted zone:\n%s", body)
+	}
+}
+
+// TestSummarizeBatchNotifies: a batch whose summary has no room for a
+// failed zone (ListPerBatch 0, as in a fleet of thousands) names it in its
+// own message; a batch with only skipped zones, or every failure listed,
+// sends nothing.
+func TestSummarizeBatchNotifies(t *testing.T) {
+	failedChild, _ := json.Marshal(map[string]string{"ExecutionArn": "arn:child", "Error": "PropagationTimeoutError", "Cause": "still PENDING"})
+	res := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+	rotated := res(map[string]string{"hostedZoneId": "Z1", "zone": "a.example.", "status": "rotated", "executionArn": "arn:1"})
+	skipped := res(map[string]string{"hostedZoneId": "Z2", "zone": "b.example.", "status": "skipped", "reason": "not due"})
+	failed := res(map[string]string{"hostedZoneId": "Z3", "zone": "c.example.", "status": "not-rotated", "error": "States.TaskFailed", "cause": string(failedChild)})
+	for _, tc := range []struct {
+		name    string
+		list    int
+		results []json.RawMessage
+		topic   string
+		want    int
+	}{
+		{"failure unlisted", 0, []json.RawMessage{rotated, skipped, failed}, topic, 1},
+		{"failure listed", 1, []json.RawMessage{rotated, skipped, failed}, topic, 0},
+		{"only skipped", 0, []json.RawMessage{rotated, skipped}, topic, 0},
+		{"no topic", 0, []json.RawMessage{failed}, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newAlarmFixture(t)
+			plan := &FleetPlan{Batches: 300, ListPerBatch: tc.list, TopicARN: tc.topic, Execution: "arn:fleet"}
+			st := &State{ExecutionARN: "arn:batch-7", Fleet: &FleetState{Plan: plan, Batch: &FleetBatch{Index: 7}}}
+			out, err := f.h.SummarizeFleet(context.Background(), Event{Execution: execution, Action: "batch", State: st, FleetResults: tc.results})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.sns.msgs) != tc.want {
+				t.Fatalf("published %d messages, want %d", len(f.sns.msgs), tc.want)
+			}
+			if tc.want == 0 {
+				return
+			}
+			m := f.sns.msgs[0]
+			body := aws.ToString(m.Subject) + "\n" + aws.ToString(m.Message)
+			for _, want := range []string{"batch 7: 1 zones failed", "batch 7 of 300", "c.example. (Z3): FAILED PropagationTimeoutError: still PENDING", "execution: arn:child", "fleet: arn:fleet"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("batch message lacks %q:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "b.example.") || aws.ToString(m.TopicArn) != tc.topic {
+				t.Errorf("batch message to %s names a skipped zone or goes elsewhere:\n%s", aws.ToString(m.TopicArn), body)
+			}
+			if sum := out.Fleet.Summary; sum.Failed != 1 || sum.Unlisted != len(tc.results)-1 {
+				t.Errorf("batch summary %+v", sum)
+			}
+		})
 	}
 }
 
