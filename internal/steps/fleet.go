@@ -815,7 +815,7 @@ func batchMessage(s *State, failed []FleetZoneResult) (subject, body string) {
 	if f.Batch != nil {
 		index = f.Batch.Index
 	}
-	subject = fmt.Sprintf("dnssec-autopilot: fleet-rotate batch %d: %d zones failed", index, len(failed))
+	subject = fmt.Sprintf("dnssec-autopilot: fleet-rotate batch %d: failed zones: %d", index, len(failed))
 	var b strings.Builder
 	fmt.Fprintf(&b, "fleet-rotate batch %d of %d: %s\nexecution: %s\nfleet: %s\n\nzones that failed (the fleet's summary counts them but has no room to name them):\n",
 		index, f.Plan.Batches, f.Summary.Headline, s.ExecutionARN, f.Plan.Execution)

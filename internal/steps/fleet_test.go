@@ -247,7 +247,7 @@ func TestSummarizeBatchNotifies(t *testing.T) {
 			}
 			m := f.sns.msgs[0]
 			body := aws.ToString(m.Subject) + "\n" + aws.ToString(m.Message)
-			for _, want := range []string{"batch 7: 1 zones failed", "batch 7 of 300", "c.example. (Z3): FAILED PropagationTimeoutError: still PENDING", "execution: arn:child", "fleet: arn:fleet"} {
+			for _, want := range []string{"batch 7: failed zones: 1", "batch 7 of 300", "c.example. (Z3): FAILED PropagationTimeoutError: still PENDING", "execution: arn:child", "fleet: arn:fleet"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("batch message lacks %q:\n%s", want, body)
 				}
