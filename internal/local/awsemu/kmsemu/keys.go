@@ -7,10 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // Key states, as KMS names them.
@@ -56,7 +59,7 @@ var specs = map[string]keySpec{
 	SpecECCNISTP256: {
 		usages:   []string{UsageSignVerify},
 		signing:  []string{"ECDSA_SHA_256"},
-		generate: func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
+		generate: func() (crypto.Signer, error) { return generateP256() },
 	},
 	SpecECCNISTP384: {
 		usages:   []string{UsageSignVerify},
@@ -340,4 +343,25 @@ func (k *key) encryptionAlgorithms() []string {
 		return nil
 	}
 	return specs[k.spec].encryption
+}
+
+// generateP256 makes a P-256 key whose Route 53 KSK (flags 257, algorithm
+// 13) has a key tag other than 0: miekg/dns, which the local name servers
+// sign with, refuses key tag 0 (valid in RFC 4034, and about one key in
+// 65,536), so a 10,000-zone fleet would meet a KSK that never signs.
+func generateP256() (*ecdsa.PrivateKey, error) {
+	for {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := k.PublicKey.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		ksk := &dns.DNSKEY{Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256, PublicKey: base64.StdEncoding.EncodeToString(pub[1:])}
+		if ksk.KeyTag() != 0 {
+			return k, nil
+		}
+	}
 }
