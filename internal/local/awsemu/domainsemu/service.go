@@ -332,15 +332,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.S
 func (s *Service) call(op string, h handler, body []byte) (any, *apiError) {
 	s.mu.Lock()
 	s.progressLocked(s.clk.Now())
-	var aerr *apiError
-	if !s.throttle.Allow(s.clk.Now()) {
-		aerr = errorf("ThrottlingException", "Rate exceeded")
-	} else if code := s.faults.Take(op); code != "" {
-		aerr = errorf(code, "domainsemu: injected fault for %s", op)
-	}
+	code, msg := guard.Refuse(&s.throttle, &s.faults, "domainsemu", op, s.clk.Now())
 	s.mu.Unlock()
-	if aerr != nil {
-		return nil, aerr
+	if code != "" {
+		return nil, errorf(code, "%s", msg)
 	}
 	return h(s, body)
 }

@@ -5,6 +5,7 @@
 package guard
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -97,4 +98,18 @@ func (f *Faults) Take(operation string) string {
 		}
 	}
 	return head.code
+}
+
+// Refuse applies the throttle and then the injected faults to one request
+// of operation at now, as the JSON-protocol emulators answer: the error
+// code and message that refuse it, or "" when it is admitted. name
+// prefixes an injected fault's message.
+func Refuse(t *Throttle, f *Faults, name, operation string, now time.Time) (code, message string) {
+	if !t.Allow(now) {
+		return "ThrottlingException", "Rate exceeded"
+	}
+	if code := f.Take(operation); code != "" {
+		return code, fmt.Sprintf("%s: injected fault for %s", name, operation)
+	}
+	return "", ""
 }

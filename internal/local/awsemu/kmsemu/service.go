@@ -182,11 +182,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.S
 // call runs the handler of op unless throttling or an injected fault
 // refuses the request first.
 func (s *Service) call(op string, h handler, body []byte) (any, *apiError) {
-	if !s.throttle.Allow(s.clk.Now()) {
-		return nil, errorf("ThrottlingException", "Rate exceeded")
-	}
-	if code := s.faults.Take(op); code != "" {
-		return nil, errorf(code, "kmsemu: injected fault for %s", op)
+	if code, msg := guard.Refuse(&s.throttle, &s.faults, "kmsemu", op, s.clk.Now()); code != "" {
+		return nil, errorf(code, "%s", msg)
 	}
 	return h(s, body)
 }

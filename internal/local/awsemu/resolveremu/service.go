@@ -339,12 +339,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { endpoint.S
 // the request; its events are published once the lock is released.
 func (s *Service) call(op string, h handler, body []byte) (out any, aerr *apiError) {
 	s.locked(func() []Event {
-		if !s.throttle.Allow(s.clk.Now()) {
-			aerr = errorf("ThrottlingException", "Rate exceeded")
-			return nil
-		}
-		if code := s.faults.Take(op); code != "" {
-			aerr = errorf(code, "resolveremu: injected fault for %s", op)
+		if code, msg := guard.Refuse(&s.throttle, &s.faults, "resolveremu", op, s.clk.Now()); code != "" {
+			aerr = errorf(code, "%s", msg)
 			return nil
 		}
 		var evs []Event
