@@ -667,7 +667,7 @@ func (h *Handler) SummarizeFleet(ctx context.Context, ev Event) (State, error) {
 		return s, nil
 	case "batch":
 		var unlisted []FleetZoneResult
-		f.Summary, unlisted = summarizeBatch(ev.FleetResults, f.Plan.ListPerBatch)
+		f.Summary, unlisted = summarizeBatch(ev.FleetResults, f.Plan.ListPerBatch, f.Plan.DryRun)
 		f.Items = nil
 		// The fleet's state has room for few names per batch in a big
 		// fleet: a failed zone left out is named here, by the batch.
@@ -683,7 +683,7 @@ func (h *Handler) SummarizeFleet(ctx context.Context, ev Event) (State, error) {
 	default:
 		return State{}, &InvalidInputError{Field: "action", Value: ev.Action, Reason: `must be "zone", "batch" or "fleet"`}
 	}
-	f.Summary = summarizeFleet(ev.FleetResults, f.Plan.Batches)
+	f.Summary = summarizeFleet(ev.FleetResults, f.Plan.Batches, f.Plan.DryRun)
 	f.Batches = nil
 	s.Workflow, s.TopicARN, s.DryRun = WorkflowFleetRotate, f.Plan.TopicARN, f.Plan.DryRun
 	s.note(h.now(), "fleet: %s", f.Summary.Headline)
@@ -717,7 +717,7 @@ func zoneResult(raw json.RawMessage) FleetZoneResult {
 // summarizeBatch counts a batch's results and lists at most list of the
 // zones not rotated, failed ones first; it also returns the failed zones it
 // could not list.
-func summarizeBatch(results []json.RawMessage, list int) (*FleetSummary, []FleetZoneResult) {
+func summarizeBatch(results []json.RawMessage, list int, dryRun bool) (*FleetSummary, []FleetZoneResult) {
 	sum := &FleetSummary{}
 	var failed, skipped []FleetZoneResult
 	for _, raw := range results {
@@ -736,7 +736,7 @@ func summarizeBatch(results []json.RawMessage, list int) (*FleetSummary, []Fleet
 	notRotated := slices.Concat(failed, skipped)
 	n := min(list, len(notRotated))
 	sum.Zones, sum.Unlisted = notRotated[:n], len(notRotated)-n
-	sum.Headline = fmt.Sprintf("%d rotated, %d skipped, %d failed", sum.Rotated, sum.Skipped, sum.Failed)
+	sum.Headline = sum.headline(dryRun)
 	return sum, failed[min(n, len(failed)):]
 }
 
@@ -769,7 +769,7 @@ func classifyFailure(r FleetZoneResult) FleetZoneResult {
 
 // summarizeFleet adds up the batch summaries (the distributed Map's
 // outputs; anything else is a batch that failed as a whole).
-func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
+func summarizeFleet(results []json.RawMessage, batches int, dryRun bool) *FleetSummary {
 	sum := &FleetSummary{Batches: batches}
 	var failed, skipped []FleetZoneResult
 	for i, raw := range results {
@@ -800,11 +800,22 @@ func summarizeFleet(results []json.RawMessage, batches int) *FleetSummary {
 	if len(results) < batches {
 		sum.FailedBatches = append(sum.FailedBatches, fmt.Sprintf("%d of %d batches returned no result", batches-len(results), batches))
 	}
-	sum.Headline = fmt.Sprintf("%d rotated, %d skipped, %d failed", sum.Rotated, sum.Skipped, sum.Failed)
-	if len(sum.FailedBatches) > 0 {
-		sum.Headline += fmt.Sprintf(", %d batches failed", len(sum.FailedBatches))
-	}
+	sum.Headline = sum.headline(dryRun)
 	return sum
+}
+
+// headline counts the outcomes in words. The zones of a dry run were
+// planned, not rotated: its headline (an SNS subject) must not say rotated.
+func (s *FleetSummary) headline(dryRun bool) string {
+	verb := "rotated"
+	if dryRun {
+		verb = "would rotate (dry run)"
+	}
+	h := fmt.Sprintf("%d %s, %d skipped, %d failed", s.Rotated, verb, s.Skipped, s.Failed)
+	if len(s.FailedBatches) > 0 {
+		h += fmt.Sprintf(", %d batches failed", len(s.FailedBatches))
+	}
+	return h
 }
 
 // batchMessage names the failed zones of a batch that its summary has no

@@ -146,7 +146,7 @@ func TestSummarizeFleet(t *testing.T) {
 		res(map[string]string{"hostedZoneId": "Z5", "status": "not-rotated", "error": "States.Timeout", "cause": "too long"}),
 		json.RawMessage(`"garbage"`),
 	}
-	b, unlisted := summarizeBatch(results, MaxFleetListed)
+	b, unlisted := summarizeBatch(results, MaxFleetListed, false)
 	if b.Rotated != 1 || b.Skipped != 2 || b.Failed != 3 || len(unlisted) != 0 {
 		t.Fatalf("batch summary %s, %d failed unlisted; want 1 rotated, 2 skipped, 3 failed, all listed", b.Headline, len(unlisted))
 	}
@@ -161,7 +161,7 @@ func TestSummarizeFleet(t *testing.T) {
 		t.Errorf("refusal read as %+v", z)
 	}
 	for _, tc := range []struct{ list, unlistedFailed int }{{2, 1}, {0, 3}, {3, 0}} {
-		capped, unlisted := summarizeBatch(results, tc.list)
+		capped, unlisted := summarizeBatch(results, tc.list, false)
 		if len(capped.Zones) != tc.list || capped.Unlisted != 5-tc.list || capped.Failed != 3 || len(unlisted) != tc.unlistedFailed {
 			t.Errorf("batch capped at %d: %d listed, %d unlisted, %d failed unlisted; want %d failed unlisted", tc.list, len(capped.Zones), capped.Unlisted, len(unlisted), tc.unlistedFailed)
 		}
@@ -176,7 +176,7 @@ func TestSummarizeFleet(t *testing.T) {
 		batches = append(batches, res(b))
 	}
 	batches = append(batches, json.RawMessage(`{"Error": "States.TaskFailed"}`))
-	sum := summarizeFleet(batches, 12)
+	sum := summarizeFleet(batches, 12, false)
 	if sum.Rotated != 10 || sum.Skipped != 20 || sum.Failed != 30 || !sum.FleetIncomplete() {
 		t.Errorf("fleet summary %s", sum.Headline)
 	}
@@ -186,10 +186,15 @@ func TestSummarizeFleet(t *testing.T) {
 	if len(sum.FailedBatches) != 2 {
 		t.Errorf("failed batches %q, want the garbage one and the missing one", sum.FailedBatches)
 	}
-	one, _ := summarizeBatch(results[:1], MaxFleetListed)
-	clean := summarizeFleet([]json.RawMessage{res(one)}, 1)
+	one, _ := summarizeBatch(results[:1], MaxFleetListed, false)
+	clean := summarizeFleet([]json.RawMessage{res(one)}, 1, false)
 	if clean.FleetIncomplete() || clean.Headline != "1 rotated, 0 skipped, 0 failed" {
 		t.Errorf("clean fleet: %+v", clean)
+	}
+	// A dry run rotated nothing: its headline (the SNS subject) says so.
+	dry, _ := summarizeBatch(results[:1], MaxFleetListed, true)
+	if dryFleet := summarizeFleet([]json.RawMessage{res(dry)}, 1, true); dryFleet.Headline != "1 would rotate (dry run), 0 skipped, 0 failed" {
+		t.Errorf("dry-run fleet headline %q", dryFleet.Headline)
 	}
 	s := &State{ExecutionARN: "arn:fleet", Fleet: &FleetState{Plan: &FleetPlan{Selection: "x", Zones: 60, StartAt: stamp(t0)}, Summary: sum}}
 	subject, body := FleetMessage(s, t0.Add(9*24*time.Hour+time.Hour))
