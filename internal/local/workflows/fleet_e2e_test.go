@@ -164,6 +164,39 @@ func TestFleetRotateNotDue(t *testing.T) {
 	}
 }
 
+// TestFleetRotateDryRun: a dry-run fleet plans every zone's rotation and
+// changes nothing; its summary and SNS subject say "would rotate", never
+// "rotated".
+func TestFleetRotateDryRun(t *testing.T) {
+	st, w, ctx := startFleetStack(t, time.Minute)
+	zones, err := SetupFleet(ctx, w, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input []map[string]any
+	before := map[string]string{}
+	for _, z := range zones {
+		before[z.ID] = activeKSK(t, w, z.ID)
+		input = append(input, map[string]any{"hostedZoneId": z.ID, "dsPublisher": map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": z.ParentID}})
+	}
+	topic := st.Scenario().TopicARN
+	res := runToEnd(ctx, t, w, FleetRotate, "dry-run", map[string]any{"dryRun": true, "notifyTopicArn": topic, "zones": input})
+	st.Route53().SetThrottle(0, 0) // for the checks below, off the runner's clock
+	const want = "2 would rotate (dry run), 0 skipped, 0 failed"
+	if sum := succeededFleet(t, res); sum.Headline != want {
+		t.Errorf("headline %q, want %q", sum.Headline, want)
+	}
+	for _, z := range zones {
+		if after := activeKSK(t, w, z.ID); after != before[z.ID] {
+			t.Errorf("%s: active KSK %s after a dry run, %s before", z.Name, after, before[z.ID])
+		}
+	}
+	msgs := st.SNS().Messages(topic)
+	if len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Subject, want) {
+		t.Errorf("fleet message %+v, want the subject to say %q", msgs, want)
+	}
+}
+
 // TestFleetRotateEmptySelection: a tag no zone carries plans no batch and
 // succeeds with nothing rotated (the Map reads an empty list, never a
 // missing one).
