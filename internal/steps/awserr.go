@@ -49,6 +49,29 @@ func asBusy(err error) *ServiceBusyError {
 	return b
 }
 
+// deniedCodes are the AWS error codes of a refusal for want of permission.
+var deniedCodes = map[string]bool{
+	"AccessDenied":          true, // Route 53 and the common AWS code
+	"AccessDeniedException": true, // KMS, Route 53 Resolver, Step Functions
+	"AuthorizationError":    true, // SNS
+	"KMSAccessDenied":       true, // SNS: the topic's KMS key
+}
+
+// asAccessDenied returns an *AccessDeniedError when err is a refusal for
+// want of permission.
+func asAccessDenied(step string, err error) *AccessDeniedError {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || !deniedCodes[ae.ErrorCode()] {
+		return nil
+	}
+	d := &AccessDeniedError{Step: step, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		d.Service, d.Operation = oe.ServiceID, oe.OperationName
+	}
+	return d
+}
+
 // IsKSKInParentDS reports whether err is Route 53's KeySigningKeyInParentDSRecord
 // guard: the parent still serves a DS of the key, so deactivating it must wait
 // (poll), never be forced.

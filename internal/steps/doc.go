@@ -85,6 +85,7 @@
 // KMSKey*Error family, KSKConflictError, SigningInternalFailureError (Route
 // 53 INTERNAL_FAILURE: stop), PropagationTimeoutError, ChainNotSecureError,
 // AlarmNotRemediableError (alarm-response: a person must act),
+// AccessDeniedError (IAM or a resource policy refused a call: not retried),
 // and dspublish's (RegistrarOperationFailedError...). Retryable:
 // ServiceBusyError (Throttling, ConcurrentModification,
 // PriorRequestNotComplete... left after the SDK's retries) and

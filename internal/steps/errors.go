@@ -190,6 +190,20 @@ func (e *ServiceBusyError) Error() string {
 	return fmt.Sprintf("steps: %s %s is busy (%s: %s); retried with back-off", e.Service, e.Operation, e.Code, e.Message)
 }
 
+// AccessDeniedError says AWS refused a call for want of permission: the
+// function's IAM role (cdk deploy scopes it to the hosted zones, keys and
+// topics of the configuration) or a resource policy does not allow it.
+// Retrying cannot help; a person must widen the configuration or the policy.
+type AccessDeniedError struct {
+	Step, Service, Operation, Code, Message string
+}
+
+func (e *AccessDeniedError) Error() string {
+	return fmt.Sprintf("steps: %s: %s %s was refused (%s: %s): the function's IAM role or the resource's policy does not allow it"+
+		" (cdk deploy lets the functions act only on the hosted zones of config/zones.json and their own KMS keys and topics);"+
+		" add the resource to the configuration and deploy, or fix the policy, then start the run again", e.Step, e.Service, e.Operation, e.Code, e.Message)
+}
+
 // ObservationIncompleteError says some parent or zone server gave no usable
 // answer where a refusal would need every one: the step is retried.
 type ObservationIncompleteError struct {
@@ -256,6 +270,9 @@ func named(step string, err error) error {
 	}
 	if b := asBusy(err); b != nil {
 		return b
+	}
+	if d := asAccessDenied(step, err); d != nil {
+		return d
 	}
 	return &UnexpectedError{Step: step, Reason: err.Error()}
 }

@@ -433,7 +433,10 @@ func TestNamed(t *testing.T) {
 		{fmt.Errorf("x: %w", apiErr("Throttling")), "ServiceBusyError"},
 		{fmt.Errorf("x: %w", apiErr("ConcurrentModification")), "ServiceBusyError"},
 		{fmt.Errorf("x: %w", apiErr("PriorRequestNotComplete")), "ServiceBusyError"},
-		{fmt.Errorf("x: %w", apiErr("AccessDenied")), "UnexpectedError"},
+		{fmt.Errorf("x: %w", apiErr("AccessDenied")), "AccessDeniedError"},
+		{fmt.Errorf("x: %w", apiErr("AccessDeniedException")), "AccessDeniedError"},
+		{fmt.Errorf("x: %w", apiErr("AuthorizationError")), "AccessDeniedError"},
+		{fmt.Errorf("x: %w", apiErr("InvalidInput")), "UnexpectedError"},
 		{errors.New("boom"), "UnexpectedError"},
 	}
 	for _, tt := range tests {
