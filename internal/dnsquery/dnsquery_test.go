@@ -3,33 +3,24 @@ package dnsquery
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/dnslisten"
 	"github.com/miekg/dns"
 )
 
 // startServer runs h on UDP and TCP on one loopback port.
 func startServer(t *testing.T, h dns.HandlerFunc) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	l, err := dnslisten.Start(netip.MustParseAddrPort("127.0.0.1:0"), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Skipf("tcp port taken: %v", err)
-	}
-	udp := &dns.Server{PacketConn: pc, Handler: h}
-	tcp := &dns.Server{Listener: ln, Handler: h}
-	go udp.ActivateAndServe()
-	go tcp.ActivateAndServe()
-	t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+	t.Cleanup(func() { l.Close() })
+	return l.Addr()
 }
 
 func TestExchange(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/dnslisten"
 	"github.com/miekg/dns"
 )
 
@@ -36,9 +37,9 @@ type testServer struct {
 	zones map[string][]dns.RR
 	fault string
 
-	queries atomic.Int64
-	tcp     atomic.Int64
-	servers []*dns.Server
+	queries  atomic.Int64
+	tcp      atomic.Int64
+	listener *dnslisten.Listener
 }
 
 func (s *testServer) setZone(apex string, rrs []dns.RR) {
@@ -235,9 +236,7 @@ func newTestNet(t testing.TB) *testNet {
 	n := &testNet{t: t, port: port}
 	t.Cleanup(func() {
 		for _, s := range n.servers {
-			for _, srv := range s.servers {
-				_ = srv.Shutdown()
-			}
+			_ = s.listener.Close()
 		}
 	})
 	return n
@@ -252,26 +251,12 @@ func (n *testNet) start(name, ip string) *testServer {
 func (n *testNet) startAt(name string, addr netip.AddrPort) *testServer {
 	n.t.Helper()
 	s := &testServer{name: dns.CanonicalName(name), zones: map[string][]dns.RR{}}
-	pc, err := net.ListenPacket("udp", addr.String())
+	// dnslisten retries a port-0 address whose UDP port is taken for TCP.
+	l, err := dnslisten.Start(addr, s)
 	if err != nil {
-		n.t.Fatalf("listen udp %s: %v", addr, err)
+		n.t.Fatalf("%s: %v", name, err)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	s.addr = netip.AddrPortFrom(addr.Addr(), uint16(port))
-	l, err := net.Listen("tcp", s.addr.String())
-	if err != nil {
-		pc.Close()
-		n.t.Fatalf("listen tcp %s: %v", s.addr, err)
-	}
-	udp := &dns.Server{PacketConn: pc, Handler: s}
-	tcp := &dns.Server{Listener: l, Handler: s}
-	s.servers = []*dns.Server{udp, tcp}
-	for _, srv := range s.servers {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() { _ = srv.ActivateAndServe() }()
-		<-started
-	}
+	s.listener, s.addr = l, l.Addr()
 	n.servers = append(n.servers, s)
 	return s
 }

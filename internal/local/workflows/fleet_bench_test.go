@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,20 +108,7 @@ func benchFleet(b *testing.B, n int) {
 	}
 	stats := st.Route53().Stats()
 	if res.Status != asl.StatusSucceeded {
-		// The zones not rotated and why: the fleet's notification.
-		if msgs := st.SNS().Messages(st.Scenario().TopicARN); len(msgs) > 0 {
-			b.Log(msgs[len(msgs)-1].Body)
-		}
-		for _, ex := range w.Runner.Executions() {
-			select {
-			case <-ex.Done():
-				if r := ex.Wait(); r.Status != asl.StatusSucceeded && !strings.HasPrefix(ex.Name, "baseline") {
-					b.Logf("%s: %s %s: %s", ex.ARN, r.Status, r.Error, r.Cause)
-				}
-			default:
-				b.Logf("%s: still running", ex.ARN)
-			}
-		}
+		logFleetFailures(b, w)
 		b.Fatalf("fleet: %s %s: %s", res.Status, res.Error, res.Cause)
 	}
 	var sum steps.FleetSummary

@@ -57,7 +57,7 @@ func TestFleetRotateEndToEnd(t *testing.T) {
 	t.Logf("fleet of %d: %s; Route 53: %d admitted (peak %d/s), %d throttled, %.2f req/s over %s", n, res.Status,
 		stats.Admitted, stats.PeakSecond, stats.Throttled, float64(stats.Admitted)/stats.Last.Sub(stats.First).Seconds(), stats.Last.Sub(stats.First))
 	t.Logf("by operation: %v", stats.ByOp)
-	sum := succeededFleet(t, res)
+	sum := succeededFleet(t, w, res)
 	if sum.Rotated != n || sum.Failed != 0 || sum.Skipped != 0 {
 		t.Errorf("summary %+v, want %d rotated", sum, n)
 	}
@@ -155,7 +155,7 @@ func TestFleetRotateNotDue(t *testing.T) {
 	before := activeKSK(t, w, zones[0].ID)
 	res := runToEnd(ctx, t, w, FleetRotate, "not-due", map[string]any{"minKeyAgeDays": 1, "zones": []map[string]any{
 		{"hostedZoneId": zones[0].ID, "dsPublisher": map[string]any{"kind": "parentHostedZone", "parentHostedZoneId": zones[0].ParentID}}}})
-	sum := succeededFleet(t, res)
+	sum := succeededFleet(t, w, res)
 	if sum.Skipped != 1 || len(sum.Zones) != 1 || !strings.Contains(sum.Zones[0].Reason, "younger than minKeyAgeDays 1") {
 		t.Errorf("summary %s, want the zone skipped as not due", res.Output)
 	}
@@ -183,7 +183,7 @@ func TestFleetRotateDryRun(t *testing.T) {
 	res := runToEnd(ctx, t, w, FleetRotate, "dry-run", map[string]any{"dryRun": true, "notifyTopicArn": topic, "zones": input})
 	st.Route53().SetThrottle(0, 0) // for the checks below, off the runner's clock
 	const want = "2 would rotate (dry run), 0 skipped, 0 failed"
-	if sum := succeededFleet(t, res); sum.Headline != want {
+	if sum := succeededFleet(t, w, res); sum.Headline != want {
 		t.Errorf("headline %q, want %q", sum.Headline, want)
 	}
 	for _, z := range zones {
@@ -204,7 +204,7 @@ func TestFleetRotateEmptySelection(t *testing.T) {
 	_, w, ctx := startFleetStack(t, time.Minute)
 	res := runToEnd(ctx, t, w, FleetRotate, "empty", map[string]any{"tag": map[string]string{"key": "dnssec-autopilot:none", "value": "x"},
 		"defaults": map[string]any{"dsPublisher": map[string]any{"kind": "route53Domains"}}})
-	if sum := succeededFleet(t, res); sum.Rotated+sum.Skipped+sum.Failed != 0 || sum.FleetIncomplete() {
+	if sum := succeededFleet(t, w, res); sum.Rotated+sum.Skipped+sum.Failed != 0 || sum.FleetIncomplete() {
 		t.Errorf("summary %s, want nothing", res.Output)
 	}
 }
@@ -225,9 +225,10 @@ func startFleetStack(t *testing.T, timeout time.Duration) (*stack.Stack, *Workfl
 }
 
 // succeededFleet is the summary of a fleet-rotate that must have succeeded.
-func succeededFleet(t *testing.T, res asl.Result) steps.FleetSummary {
+func succeededFleet(t *testing.T, w *Workflows, res asl.Result) steps.FleetSummary {
 	t.Helper()
 	if res.Status != asl.StatusSucceeded {
+		logFleetFailures(t, w)
 		t.Fatalf("fleet-rotate %s %s: %s", res.Status, res.Error, res.Cause)
 	}
 	var sum steps.FleetSummary
@@ -235,4 +236,24 @@ func succeededFleet(t *testing.T, res asl.Result) steps.FleetSummary {
 		t.Fatal(err)
 	}
 	return sum
+}
+
+// logFleetFailures logs why a fleet did not succeed: its last SNS message
+// (the zones not rotated) and every execution, child rotations included,
+// that did not succeed, with its error and cause.
+func logFleetFailures(tb testing.TB, w *Workflows) {
+	tb.Helper()
+	if msgs := w.st.SNS().Messages(w.st.Scenario().TopicARN); len(msgs) > 0 {
+		tb.Log(msgs[len(msgs)-1].Body)
+	}
+	for _, ex := range w.Runner.Executions() {
+		select {
+		case <-ex.Done():
+			if r := ex.Wait(); r.Status != asl.StatusSucceeded && !strings.HasPrefix(ex.Name, "baseline") {
+				tb.Logf("%s: %s %s: %s", ex.ARN, r.Status, r.Error, r.Cause)
+			}
+		default:
+			tb.Logf("%s: still running", ex.ARN)
+		}
+	}
 }
