@@ -160,7 +160,7 @@ func (th *thread) task(ctx context.Context, st *state, eff, raw any, cobj map[st
 	var tw *tokenWait
 	if res.pattern == "waitForTaskToken" {
 		token = cobj["Task"].(map[string]any)["Token"].(string)
-		tw = th.e.r.addToken(token)
+		tw = th.e.r.addToken(token, timeout, heartbeat)
 		defer th.e.r.removeToken(token)
 	}
 	params, _ := eff.(map[string]any)
@@ -179,7 +179,7 @@ func (th *thread) task(ctx context.Context, st *state, eff, raw any, cobj map[st
 	}
 	if tw != nil {
 		th.event("TaskSubmitted", "taskSubmittedEventDetails", map[string]any{"resourceType": typ, "resource": resName, "output": mustEncode(out)})
-		out, serr = th.e.r.waitToken(ctx, tw, timeout, heartbeat)
+		out, serr = th.e.r.waitToken(ctx, tw, heartbeat)
 		if serr != nil {
 			return fail(serr)
 		}
@@ -505,6 +505,10 @@ type tokenResult struct {
 type tokenWait struct {
 	result    chan tokenResult
 	heartbeat chan struct{}
+	// The task's TimeoutSeconds and first HeartbeatSeconds run from the
+	// task's start: armed before the token can be seen, so a clock moved by
+	// whoever holds the token cannot pass them unnoticed.
+	timeoutC, heartbeatC <-chan time.Time
 }
 
 // newTaskToken makes an opaque token, as long as AWS's are not.
@@ -512,8 +516,14 @@ func newTaskToken() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(newUUID() + newUUID()))
 }
 
-func (r *Runner) addToken(token string) *tokenWait {
+func (r *Runner) addToken(token string, timeout, heartbeat time.Duration) *tokenWait {
 	tw := &tokenWait{result: make(chan tokenResult, 1), heartbeat: make(chan struct{}, 1)}
+	if timeout > 0 {
+		tw.timeoutC = r.clock.After(timeout)
+	}
+	if heartbeat > 0 {
+		tw.heartbeatC = r.clock.After(heartbeat)
+	}
 	r.mu.Lock()
 	r.tokens[token] = tw
 	r.mu.Unlock()
@@ -596,19 +606,16 @@ func (r *Runner) SendTaskHeartbeat(token string) error {
 // waitToken waits for SendTask*, a heartbeat timeout or the task timeout.
 // The waiting task counts as busy: the party that will answer is outside
 // the runner, so virtual time does not run ahead of it.
-func (r *Runner) waitToken(ctx context.Context, tw *tokenWait, timeout, heartbeat time.Duration) (any, *StateError) {
-	var timeoutC, heartbeatC <-chan time.Time
-	if timeout > 0 {
-		timeoutC = r.clock.After(timeout)
-	}
+func (r *Runner) waitToken(ctx context.Context, tw *tokenWait, heartbeat time.Duration) (any, *StateError) {
+	timeoutC, heartbeatC := tw.timeoutC, tw.heartbeatC
 	for {
-		if heartbeat > 0 {
-			heartbeatC = r.clock.After(heartbeat)
-		}
 		select {
 		case res := <-tw.result:
 			return res.out, res.err
 		case <-tw.heartbeat:
+			if heartbeat > 0 {
+				heartbeatC = r.clock.After(heartbeat)
+			}
 			continue
 		case <-heartbeatC:
 			return nil, &StateError{Name: ErrHeartbeatTimeout, Cause: "no heartbeat within HeartbeatSeconds"}
