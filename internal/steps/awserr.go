@@ -35,18 +35,31 @@ func apiCode(err error) string {
 	return ""
 }
 
-// asBusy returns a *ServiceBusyError when err is a "not now" AWS answer.
-func asBusy(err error) *ServiceBusyError {
+// apiFailure is an AWS API error: the service and operation that returned
+// it, its code and message.
+type apiFailure struct{ service, operation, code, message string }
+
+// matchAPIError reads err as an AWS API error whose code is one of codes.
+func matchAPIError(err error, codes map[string]bool) (apiFailure, bool) {
 	var ae smithy.APIError
-	if !errors.As(err, &ae) || !busyCodes[ae.ErrorCode()] {
-		return nil
+	if !errors.As(err, &ae) || !codes[ae.ErrorCode()] {
+		return apiFailure{}, false
 	}
-	b := &ServiceBusyError{Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+	a := apiFailure{code: ae.ErrorCode(), message: ae.ErrorMessage()}
 	var oe *smithy.OperationError
 	if errors.As(err, &oe) {
-		b.Service, b.Operation = oe.ServiceID, oe.OperationName
+		a.service, a.operation = oe.ServiceID, oe.OperationName
 	}
-	return b
+	return a, true
+}
+
+// asBusy returns a *ServiceBusyError when err is a "not now" AWS answer.
+func asBusy(err error) *ServiceBusyError {
+	a, ok := matchAPIError(err, busyCodes)
+	if !ok {
+		return nil
+	}
+	return &ServiceBusyError{Service: a.service, Operation: a.operation, Code: a.code, Message: a.message}
 }
 
 // deniedCodes are the AWS error codes of a refusal for want of permission.
@@ -60,16 +73,11 @@ var deniedCodes = map[string]bool{
 // asAccessDenied returns an *AccessDeniedError when err is a refusal for
 // want of permission.
 func asAccessDenied(step string, err error) *AccessDeniedError {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || !deniedCodes[ae.ErrorCode()] {
+	a, ok := matchAPIError(err, deniedCodes)
+	if !ok {
 		return nil
 	}
-	d := &AccessDeniedError{Step: step, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
-	var oe *smithy.OperationError
-	if errors.As(err, &oe) {
-		d.Service, d.Operation = oe.ServiceID, oe.OperationName
-	}
-	return d
+	return &AccessDeniedError{Step: step, Service: a.service, Operation: a.operation, Code: a.code, Message: a.message}
 }
 
 // IsKSKInParentDS reports whether err is Route 53's KeySigningKeyInParentDSRecord

@@ -719,25 +719,40 @@ func zoneResult(raw json.RawMessage) FleetZoneResult {
 // could not list.
 func summarizeBatch(results []json.RawMessage, list int, dryRun bool) (*FleetSummary, []FleetZoneResult) {
 	sum := &FleetSummary{}
-	var failed, skipped []FleetZoneResult
+	var nr notRotated
 	for _, raw := range results {
 		r := zoneResult(raw)
-		switch r.Status {
-		case FleetRotated:
+		if r.Status == FleetRotated {
 			sum.Rotated++
-		case FleetSkipped:
-			sum.Skipped++
-			skipped = append(skipped, r)
-		default:
-			sum.Failed++
-			failed = append(failed, r)
 		}
+		nr.add(r)
 	}
-	notRotated := slices.Concat(failed, skipped)
-	n := min(list, len(notRotated))
-	sum.Zones, sum.Unlisted = notRotated[:n], len(notRotated)-n
+	sum.Skipped, sum.Failed = len(nr.skipped), len(nr.failed)
+	sum.Zones, sum.Unlisted = nr.list(list)
 	sum.Headline = sum.headline(dryRun)
-	return sum, failed[min(n, len(failed)):]
+	return sum, nr.failed[min(len(sum.Zones), len(nr.failed)):]
+}
+
+// notRotated gathers the zones not rotated, failed ones apart from skipped
+// ones.
+type notRotated struct{ failed, skipped []FleetZoneResult }
+
+func (n *notRotated) add(z FleetZoneResult) {
+	switch z.Status {
+	case FleetRotated:
+	case FleetSkipped:
+		n.skipped = append(n.skipped, z)
+	default:
+		n.failed = append(n.failed, z)
+	}
+}
+
+// list returns at most limit of the zones, failed ones first (they are what a
+// person must act on), and how many it leaves out.
+func (n *notRotated) list(limit int) ([]FleetZoneResult, int) {
+	all := slices.Concat(n.failed, n.skipped)
+	k := min(limit, len(all))
+	return all[:k], len(all) - k
 }
 
 // classifyFailure reads the child's own error out of the Cause of
@@ -771,7 +786,7 @@ func classifyFailure(r FleetZoneResult) FleetZoneResult {
 // outputs; anything else is a batch that failed as a whole).
 func summarizeFleet(results []json.RawMessage, batches int, dryRun bool) *FleetSummary {
 	sum := &FleetSummary{Batches: batches}
-	var failed, skipped []FleetZoneResult
+	var nr notRotated
 	for i, raw := range results {
 		var b FleetSummary
 		if err := json.Unmarshal(raw, &b); err != nil || b.Headline == "" {
@@ -783,20 +798,12 @@ func summarizeFleet(results []json.RawMessage, batches int, dryRun bool) *FleetS
 		sum.Failed += b.Failed
 		sum.Unlisted += b.Unlisted
 		for _, z := range b.Zones {
-			switch z.Status {
-			case FleetRotated:
-			case FleetSkipped:
-				skipped = append(skipped, z)
-			default:
-				failed = append(failed, z)
-			}
+			nr.add(z)
 		}
 	}
-	// Failed zones first: they are what a person must act on.
-	notRotated := slices.Concat(failed, skipped)
-	n := min(MaxFleetListed, len(notRotated))
-	sum.Zones = notRotated[:n]
-	sum.Unlisted += len(notRotated) - n
+	var unlisted int
+	sum.Zones, unlisted = nr.list(MaxFleetListed)
+	sum.Unlisted += unlisted
 	if len(results) < batches {
 		sum.FailedBatches = append(sum.FailedBatches, fmt.Sprintf("%d of %d batches returned no result", batches-len(results), batches))
 	}

@@ -7,12 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/dnssec-autopilot/dnssec-autopilot/internal/local/authzone"
 	"github.com/miekg/dns"
 )
 
@@ -59,7 +59,7 @@ var specs = map[string]keySpec{
 	SpecECCNISTP256: {
 		usages:   []string{UsageSignVerify},
 		signing:  []string{"ECDSA_SHA_256"},
-		generate: func() (crypto.Signer, error) { return generateP256() },
+		generate: generateP256,
 	},
 	SpecECCNISTP384: {
 		usages:   []string{UsageSignVerify},
@@ -345,23 +345,13 @@ func (k *key) encryptionAlgorithms() []string {
 	return specs[k.spec].encryption
 }
 
-// generateP256 makes a P-256 key whose Route 53 KSK (flags 257, algorithm
-// 13) has a key tag other than 0: miekg/dns, which the local name servers
-// sign with, refuses key tag 0 (valid in RFC 4034, and about one key in
-// 65,536), so a 10,000-zone fleet would meet a KSK that never signs.
-func generateP256() (*ecdsa.PrivateKey, error) {
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := k.PublicKey.Bytes()
-		if err != nil {
-			return nil, err
-		}
-		ksk := &dns.DNSKEY{Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256, PublicKey: base64.StdEncoding.EncodeToString(pub[1:])}
-		if ksk.KeyTag() != 0 {
-			return k, nil
-		}
+// generateP256 makes a P-256 key as authzone.GenerateKey makes a KSK
+// (flags 257, algorithm 13, as Route 53 publishes it): never with key tag
+// 0, which miekg/dns, the local name servers' signer, refuses.
+func generateP256() (crypto.Signer, error) {
+	k, err := authzone.GenerateKey(".", dns.ECDSAP256SHA256, authzone.KSK)
+	if err != nil {
+		return nil, err
 	}
+	return k.Signer, nil
 }
